@@ -1,0 +1,173 @@
+"""The control catalog: the one source of truth for what each control is.
+
+IDs are stable (auditors cite them; never renumber). Test markers, the
+severity/area markers, the reports and the checklist all read from here.
+A control enters the catalog together with its test: at collection every
+catalog control must have one (see plugin.py).
+"""
+
+from dataclasses import dataclass
+
+SEVERITIES = ("low", "medium", "high", "critical")
+CIS_VERSION = "CIS Docker Benchmark v1.6.0"
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    title: str
+    severity: str
+    checklist: str
+    cis: str
+    rationale: str
+    remediation: str
+    stack_level: bool = False
+    live: bool = False
+
+    @property
+    def area(self) -> str:
+        """The marker area: `IMG-01` -> `img`."""
+        return self.id.split("-")[0].lower()
+
+
+_SECURITY = "Security constraints applied"
+_SECRETS = "Secrets managed via Docker secrets"
+_NETWORK = "Network isolation configured"
+_LIMITS = "Resource limits set"
+_HEALTH = "Health checks enabled"
+
+CATALOG: dict[str, Control] = {
+    c.id: c
+    for c in (
+        Control(
+            "IMG-01", "Image reference is pinned", "high",
+            "All images use pinned versions", "",
+            "A floating tag (none, latest, stable) changes what runs without a change "
+            "anyone reviewed; a pinned tag or digest makes the release reproducible.",
+            "Reference the image by an exact version tag or by digest (image@sha256:...).",
+        ),
+        Control(
+            "USR-01", "Container runs as a non-root user", "high",
+            "Containers run as non-root users", "4.1",
+            "A process running as root inside the container is root on the host's "
+            "kernel objects it can reach; a container escape then starts as root.",
+            "Set `user:` in compose (e.g. \"1001:1001\") or USER in the Dockerfile, and "
+            "make the image's files usable by that user.",
+        ),
+        Control(
+            "HRD-01", "no-new-privileges is set", "high",
+            _SECURITY, "5.26",
+            "Without no-new-privileges a setuid binary in the image can raise the "
+            "process's privileges.",
+            "Add `security_opt: [\"no-new-privileges:true\"]` to the service.",
+        ),
+        Control(
+            "HRD-02", "Root filesystem is read-only", "high",
+            _SECURITY, "5.13",
+            "A writable root filesystem lets an attacker change binaries and "
+            "configuration of the running service.",
+            "Set `read_only: true` and mount writable paths as tmpfs.",
+        ),
+        Control(
+            "HRD-03", "Writable paths are tmpfs mounts", "medium",
+            "Security constraints applied (tmpfs)", "",
+            "Paths the service must write to are in-memory tmpfs mounts, so nothing "
+            "written survives a restart and the root filesystem can stay read-only.",
+            "List each writable path under `tmpfs:` in compose.",
+        ),
+        Control(
+            "HRD-04", "Not privileged, no added capabilities, no host namespaces", "high",
+            _SECURITY, "5.4, 5.5, 5.10, 5.16, 5.17, 5.32",
+            "Privileged mode, extra capabilities, host PID/IPC/network namespaces and "
+            "the docker socket each hand the container control over the host.",
+            "Remove `privileged`, `cap_add`, `pid: host`, `ipc: host`, "
+            "`network_mode: host` and any docker.sock mount.",
+        ),
+        Control(
+            "RES-01", "Memory limit is set and within policy", "medium",
+            _LIMITS, "5.11",
+            "Without a memory limit one container can exhaust the host's memory and "
+            "take every other service down.",
+            "Set `deploy.resources.limits.memory` (or `mem_limit`) within the policy maximum.",
+        ),
+        Control(
+            "RES-02", "CPU limit is set and within policy", "medium",
+            _LIMITS, "5.12",
+            "Without a hard CPU limit one container can starve the others; CPU shares "
+            "are only a weight and limit nothing on an idle host.",
+            "Set `deploy.resources.limits.cpus` (or `cpus`) within the policy maximum.",
+        ),
+        Control(
+            "RES-03", "PIDs limit is set", "low",
+            _LIMITS, "5.29",
+            "A PIDs limit stops a fork bomb inside the container from exhausting the "
+            "host's process table.",
+            "Set `pids_limit` (or `deploy.resources.limits.pids`).",
+        ),
+        Control(
+            "HLT-01", "A healthcheck is defined", "medium",
+            _HEALTH, "4.6",
+            "Without a healthcheck the engine and the operators cannot tell a hung "
+            "service from a working one.",
+            "Add a `healthcheck:` that exercises the service (not just the process).",
+        ),
+        Control(
+            "HLT-02", "The container is running and healthy", "high",
+            _HEALTH, "5.27",
+            "A stopped, restarting or unhealthy container is a service that is not "
+            "delivering what the checklist assumes.",
+            "Fix the service until its healthcheck passes; start every declared service.",
+        ),
+        Control(
+            "NET-01", "Published ports bind to allowed host addresses only", "high",
+            "Ports bound to localhost only", "5.14",
+            "A port published on 0.0.0.0 is reachable from every network the host is "
+            "on, past the reverse proxy and its TLS.",
+            "Publish as \"127.0.0.1:HOST:CONTAINER\"; never use network_mode: host.",
+        ),
+        Control(
+            "NET-02", "Attached only to the networks the policy allows", "high",
+            _NETWORK, "",
+            "Each extra network a container joins is a path an attacker can use to "
+            "reach services it should never talk to.",
+            "Attach the service only to the networks the policy lists for it.",
+        ),
+        Control(
+            "NET-03", "Internal networks are internal", "high",
+            _NETWORK, "",
+            "An internal network has no route out of the host; the database and "
+            "backend networks must not reach the internet or be reached from it.",
+            "Declare the network with `internal: true` in compose.",
+            stack_level=True,
+        ),
+        Control(
+            "SEC-01", "Required Docker secrets are mounted", "high",
+            _SECRETS, "",
+            "Credentials come from Docker secrets files, not from the environment or "
+            "the image.",
+            "Declare the secret in compose and list it under the service's `secrets:`.",
+        ),
+        Control(
+            "SEC-02", "No plaintext secrets in the environment", "critical",
+            _SECRETS, "4.10",
+            "Environment variables are visible to anyone who can inspect the container "
+            "and leak into logs and crash reports.",
+            "Move the value into a Docker secret and pass its path (e.g. DB_PASSWORD_FILE="
+            "/run/secrets/postgres_password).",
+        ),
+    )
+}
+
+# The seed's security checklist (controls.md, last section), in its order.
+# It names every control of the contract, including ones this version of the
+# suite may not evaluate yet; such an item is never ticked.
+CHECKLIST: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("All images use pinned versions", ("IMG-01",)),
+    ("Containers run as non-root users", ("USR-01",)),
+    (_SECURITY, ("HRD-01", "HRD-02", "HRD-03", "HRD-04")),
+    (_SECRETS, ("SEC-01", "SEC-02", "SEC-03")),
+    ("Vulnerability scan completed", ("IMG-02", "IMG-03")),
+    (_NETWORK, ("NET-01", "NET-02", "NET-03", "NET-04", "NET-05")),
+    (_LIMITS, ("RES-01", "RES-02", "RES-03")),
+    (_HEALTH, ("HLT-01", "HLT-02")),
+)

@@ -1,0 +1,84 @@
+"""Connect to the Docker engine under audit, with one clear error when it is not there.
+
+Every engine request goes through one counting session, so the "one inspect
+per container" property is measured (benchmarks, compliance.json), not assumed.
+"""
+
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+
+import docker
+import requests
+
+DEFAULT_HOST = "unix:///var/run/docker.sock"
+TIMEOUT_S = 15
+POOL_SIZE = 16
+
+
+class EngineError(Exception):
+    """The engine cannot be reached or answered something unusable."""
+
+
+@dataclass
+class Engine:
+    """A connected engine: the SDK's low-level API plus what the report names."""
+
+    api: docker.APIClient
+    host: str
+    version: str
+    calls: "CallCounter" = field(repr=False)
+
+    @property
+    def is_local(self) -> bool:
+        """True when the engine shares this machine's /proc (a local unix socket)."""
+        return self.host.startswith("unix://")
+
+
+class CallCounter:
+    """Counts HTTP requests sent to the engine (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def wrap(self, send):
+        def counted_send(*args, **kwargs):
+            with self._lock:
+                self.count += 1
+            return send(*args, **kwargs)
+
+        return counted_send
+
+
+def resolve_host(docker_host: str | None) -> str:
+    return docker_host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+
+
+def connect(docker_host: str | None = None) -> Engine:
+    """Connect and ask the engine its version; raise EngineError naming the host."""
+    host = resolve_host(docker_host)
+    try:
+        api = docker.APIClient(
+            base_url=host, version="auto", timeout=TIMEOUT_S, max_pool_size=POOL_SIZE,
+            use_ssh_client=host.startswith("ssh://"),
+        )
+        calls = CallCounter()
+        api.send = calls.wrap(api.send)
+        version = api.version()["Version"]
+    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        raise EngineError(f"Docker engine at {host} is unreachable: {_reason(exc)}") from None
+    return Engine(api=api, host=host, version=version, calls=calls)
+
+
+_OS_ERROR = re.compile(r"\[Errno \d+\] ([^'\")]+)|\w+Error\(\d+, '([^']+)'\)")
+
+
+def _reason(exc: Exception) -> str:
+    """The operating system's words for the failure, else the SDK's last line."""
+    text = str(exc).strip() or type(exc).__name__
+    match = _OS_ERROR.search(text)
+    if match:
+        return (match.group(1) or match.group(2)).strip()
+    return text.splitlines()[-1][:300]

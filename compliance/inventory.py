@@ -1,0 +1,236 @@
+"""Discover one compose stack and take a single snapshot of it.
+
+Each container, image and network is inspected exactly once per run, and
+concurrently; the checks then read only this snapshot. The snapshot is
+frozen (read-only mappings and tuples) so no check can change what another
+sees, and its repr never shows an environment value.
+"""
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import docker.errors
+
+from compliance.engine import Engine
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+NUMBER_LABEL = "com.docker.compose.container-number"
+NETWORK_LABEL = "com.docker.compose.network"
+PROBE_LABEL = "passq-compliance.probe"
+WORKERS = 8
+
+
+class InventoryError(Exception):
+    """The stack cannot be audited (no containers, engine failure)."""
+
+
+def freeze(value):
+    """A deep, read-only copy of decoded JSON."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Ids:
+    """A uid:gid pair."""
+
+    uid: int
+    gid: int
+
+    def __str__(self) -> str:
+        return f"{self.uid}:{self.gid}"
+
+
+@dataclass(frozen=True, repr=False)
+class Container:
+    """What the engine says about one container, taken once."""
+
+    service: str
+    name: str
+    attrs: Mapping  # `docker inspect` of the container
+    image: Mapping  # `docker image inspect` of its image ({} if the image is gone)
+    networks: Mapping  # engine network name -> compose network name
+    process: Ids | None  # real uid:gid of the main process; None when not running
+    test_id: str
+
+    def __repr__(self) -> str:
+        return f"<Container {self.name} ({self.service})>"
+
+    @property
+    def id(self) -> str:
+        return self.attrs["Id"]
+
+    @property
+    def config(self) -> Mapping:
+        return self.attrs.get("Config") or {}
+
+    @property
+    def host_config(self) -> Mapping:
+        return self.attrs.get("HostConfig") or {}
+
+    @property
+    def state(self) -> Mapping:
+        return self.attrs.get("State") or {}
+
+    @property
+    def image_ref(self) -> str:
+        return self.config.get("Image", "")
+
+    @property
+    def image_digests(self) -> tuple[str, ...]:
+        return tuple(self.image.get("RepoDigests") or ())
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return tuple(item.split("=", 1)[0] for item in self.config.get("Env") or ())
+
+    @property
+    def env(self) -> Mapping:
+        """Name -> value. Values may be secrets: never put them in any output."""
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in
+                    self.config.get("Env") or ())
+
+
+@dataclass(frozen=True, repr=False)
+class Stack:
+    """One compose project as the engine ran it, at one moment."""
+
+    name: str
+    containers: tuple[Container, ...]
+    networks: Mapping  # compose network name -> `docker network inspect`
+    engine_host: str
+    engine_version: str
+
+    def __repr__(self) -> str:
+        return f"<Stack {self.name}: {len(self.containers)} containers>"
+
+    def service(self, name: str) -> tuple[Container, ...]:
+        return tuple(c for c in self.containers if c.service == name)
+
+
+def compose_network_name(network: Mapping, project: str) -> str:
+    """The name the compose file uses for an engine network."""
+    name = network.get("Name", "")
+    labels = network.get("Labels") or {}
+    if labels.get(PROJECT_LABEL) == project and labels.get(NETWORK_LABEL):
+        return labels[NETWORK_LABEL]
+    prefix = f"{project}_"
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
+    """Inspect every container of `project` once (running and stopped)."""
+    api = engine.api
+    listed = api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+    listed = [c for c in listed if PROBE_LABEL not in (c.get("Labels") or {})]
+    if not listed:
+        raise InventoryError(
+            f"no containers of stack {project!r} (label {PROJECT_LABEL}={project}) "
+            f"on the Docker engine at {engine.host}"
+        )
+    with ThreadPoolExecutor(WORKERS) as pool:
+        inspected = list(pool.map(lambda c: _inspect_container(api, c["Id"]), listed))
+        inspected = [c for c in inspected if c is not None]
+        image_ids = sorted({c["Image"] for c in inspected})
+        images = dict(zip(image_ids, pool.map(lambda i: _inspect_image(api, i), image_ids),
+                          strict=True))
+    networks = {n["Name"]: n for n in api.networks()}
+    by_service: dict[str, int] = {}
+    for attrs in inspected:
+        service = _labels(attrs).get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
+        by_service[service] = by_service.get(service, 0) + 1
+    containers = []
+    for attrs in inspected:
+        labels = _labels(attrs)
+        service = labels.get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
+        attached = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        containers.append(Container(
+            service=service,
+            name=attrs["Name"].lstrip("/"),
+            attrs=freeze(attrs),
+            image=freeze(images.get(attrs["Image"]) or {}),
+            networks=MappingProxyType({
+                name: compose_network_name(networks.get(name, {"Name": name}), project)
+                for name in attached
+            }),
+            process=_process_ids(engine, attrs, proc),
+            test_id=service if by_service[service] == 1
+            else f"{service}-{labels.get(NUMBER_LABEL, attrs['Id'][:12])}",
+        ))
+    containers.sort(key=lambda c: c.test_id)
+    stack_networks = {
+        compose_network_name(n, project): freeze(n) for n in networks.values()
+        if (n.get("Labels") or {}).get(PROJECT_LABEL) == project
+    }
+    return Stack(project, tuple(containers), MappingProxyType(stack_networks),
+                 engine.host, engine.version)
+
+
+def _labels(attrs: Mapping) -> Mapping:
+    return (attrs.get("Config") or {}).get("Labels") or {}
+
+
+def _inspect_container(api, container_id: str) -> dict | None:
+    """Inspect one container; None when it vanished between list and inspect."""
+    try:
+        return api.inspect_container(container_id)
+    except docker.errors.NotFound:
+        return None
+
+
+def _inspect_image(api, image_id: str) -> dict:
+    try:
+        return api.inspect_image(image_id)
+    except docker.errors.NotFound:
+        return {}
+
+
+def _process_ids(engine: Engine, attrs: Mapping, proc: Path) -> Ids | None:
+    """The real uid:gid of the main process, as the kernel sees it.
+
+    Read from the engine host's /proc when the engine is local and the pid
+    really belongs to this container (its cgroup names the container id);
+    otherwise asked of the engine with `docker top`.
+    """
+    state = attrs.get("State") or {}
+    pid = state.get("Pid") or 0
+    if not state.get("Running") or pid <= 0:
+        return None
+    if engine.is_local:
+        try:
+            if attrs["Id"] in (proc / str(pid) / "cgroup").read_text():
+                return _ids_from_status((proc / str(pid) / "status").read_text())
+        except OSError:
+            pass
+    return _ids_from_top(engine, attrs["Id"], pid)
+
+
+def _ids_from_status(status: str) -> Ids | None:
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    try:
+        return Ids(int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0]))
+    except (KeyError, IndexError, ValueError):
+        return None
+
+
+def _ids_from_top(engine: Engine, container_id: str, pid: int) -> Ids | None:
+    try:
+        top = engine.api.top(container_id, ps_args="-o pid,ruid,rgid")
+    except docker.errors.APIError:
+        return None
+    titles = [t.upper() for t in top.get("Titles") or ()]
+    for row in top.get("Processes") or ():
+        record = dict(zip(titles, row, strict=False))
+        if record.get("PID") == str(pid):
+            try:
+                return Ids(int(record["RUID"]), int(record["RGID"]))
+            except (KeyError, ValueError):
+                return None
+    return None

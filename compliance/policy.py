@@ -1,0 +1,307 @@
+"""Load and validate the policy file (interface.md, "Policy file").
+
+Policy is data, validated on load: an unknown key, a wrong type or a
+negative limit is an error naming the file, line and key, raised before any
+check runs, because a typo must never silently switch a control off.
+"""
+
+import hashlib
+import ipaddress
+import re
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+import yaml
+
+SEVERITY_NAMES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UIDGID = re.compile(r"^\d+:\d+$")
+
+
+class PolicyError(Exception):
+    """The policy file is unusable; the message names file, line and key."""
+
+
+@dataclass(frozen=True)
+class ServicePolicy:
+    """What the policy asks of one service (defaults merged in)."""
+
+    user: str = "non-root"
+    writable_paths: tuple[str, ...] = ()
+    memory_max: int | None = None
+    cpus_max: float | None = None
+    pids_max: int | None = None
+    cap_add_allowed: tuple[str, ...] = ()
+    allowed_host_ips: tuple[str, ...] = ("127.0.0.1", "::1")
+    floating_tags: tuple[str, ...] = ("latest",)
+    networks: tuple[str, ...] | None = None
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Flow:
+    source: str
+    target: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Database:
+    service: str
+    engine: str = "postgres"
+    port: int = 5432
+
+
+@dataclass(frozen=True)
+class Policy:
+    path: str
+    sha256: str
+    stack: str | None = None
+    defaults: ServicePolicy = ServicePolicy()
+    services: dict[str, ServicePolicy] = field(default_factory=dict)
+    internal_networks: tuple[str, ...] = ()
+    deny_flows: tuple[Flow, ...] = ()
+    allow_flows: tuple[Flow, ...] = ()
+    database: Database | None = None
+    secrets_dir: str | None = None
+    secrets_min_bytes: int = 32
+    vulnerability_reports: str | None = None
+    vulnerability_max_age_days: int = 7
+    vulnerability_forbid: tuple[str, ...] = ("CRITICAL", "HIGH")
+    image_max_age_days: int = 35
+    credential_env_patterns: tuple[str, ...] = (
+        "PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY",
+        "ENCRYPTION_KEY", "CREDENTIAL", "ACCESS_KEY",
+    )
+
+    def for_service(self, name: str) -> ServicePolicy:
+        return self.services.get(name, self.defaults)
+
+
+def parse_size(text: str | int) -> int:
+    """`512M` -> bytes (binary units, as compose reads them); ValueError if not a size."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text
+    match = _SIZE.match(str(text))
+    if not match:
+        raise ValueError(f"expected a size like 512M or 1G, got {text!r}")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** "bkmgt".index((unit or "b").lower()))
+
+
+def load(path: str | Path) -> Policy:
+    """Read, validate and merge a policy file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+        data = yaml.safe_load(text)
+        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: policy is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PolicyError(f"{where}: malformed YAML: {problem}") from None
+    return _Reader(str(path), lines).policy(data or {}, hashlib.sha256(raw).hexdigest())
+
+
+def _key_lines(node, path=(), out=None) -> dict[tuple, int]:
+    """Map each key path, e.g. ('services', 'db', 'user'), to its 1-based line."""
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*path, key.value)
+            out[sub] = key.start_mark.line + 1
+            _key_lines(value, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            out[(*path, index)] = item.start_mark.line + 1
+            _key_lines(item, (*path, index), out)
+    return out
+
+
+_SERVICE_KEYS = {f.name for f in fields(ServicePolicy)}
+
+
+class _Reader:
+    """Validates the decoded YAML against the schema, path by path."""
+
+    def __init__(self, filename: str, lines: dict[tuple, int]):
+        self.filename = filename
+        self.lines = lines
+
+    def error(self, path: tuple, problem: str) -> PolicyError:
+        line = next((self.lines[path[:n]] for n in range(len(path), 0, -1)
+                     if path[:n] in self.lines), None)
+        where = f"{self.filename}:{line}" if line else self.filename
+        key = ".".join(str(p) for p in path) or "(top level)"
+        return PolicyError(f"{where}: {key}: {problem}")
+
+    def mapping(self, value, path, allowed) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(path, f"expected a mapping, got {_kind(value)}")
+        for key in value:
+            if key not in allowed:
+                raise self.error((*path, key), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        return value
+
+    def string(self, value, path) -> str:
+        if not isinstance(value, str) or not value:
+            raise self.error(path, f"expected a non-empty string, got {_kind(value)}")
+        return value
+
+    def strings(self, value, path) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.error(path, f"expected a list, got {_kind(value)}")
+        return tuple(self.string(v, (*path, i)) for i, v in enumerate(value))
+
+    def number(self, value, path, kind=int, positive=True):
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            raise self.error(path, f"expected {'a number' if kind is float else 'an integer'}, "
+                                   f"got {_kind(value)}")
+        if value < 0 or (positive and value == 0):
+            raise self.error(path, f"must be {'positive' if positive else 'zero or more'}, got {value}")
+        return kind(value)
+
+    def policy(self, data, sha256) -> Policy:
+        top = {"stack", "defaults", "services", "networks", "flows", "database", "secrets",
+               "vulnerabilities", "images", "credential_env_patterns"}
+        data = self.mapping(data, (), top)
+        defaults = self.service(data.get("defaults") or {}, ("defaults",), ServicePolicy())
+        services = {}
+        for name, spec in self.mapping(data.get("services") or {}, ("services",),
+                                       data.get("services") or {}).items():
+            services[name] = self.service(spec or {}, ("services", name), defaults)
+        known = set(services)
+        kwargs: dict = {"path": self.filename, "sha256": sha256, "defaults": defaults,
+                        "services": services}
+        if "stack" in data:
+            kwargs["stack"] = self.string(data["stack"], ("stack",))
+        if "networks" in data:
+            nets = self.mapping(data["networks"], ("networks",), {"internal"})
+            kwargs["internal_networks"] = self.strings(nets.get("internal", []),
+                                                       ("networks", "internal"))
+        if "flows" in data:
+            flows = self.mapping(data["flows"], ("flows",), {"deny", "allow"})
+            for kind in ("deny", "allow"):
+                kwargs[f"{kind}_flows"] = self.flows(flows.get(kind) or [], ("flows", kind), known)
+        if "database" in data:
+            kwargs["database"] = self.database(data["database"], known)
+        if "secrets" in data:
+            sec = self.mapping(data["secrets"], ("secrets",), {"dir", "min_bytes"})
+            if "dir" in sec:
+                kwargs["secrets_dir"] = self.string(sec["dir"], ("secrets", "dir"))
+            if "min_bytes" in sec:
+                kwargs["secrets_min_bytes"] = self.number(sec["min_bytes"], ("secrets", "min_bytes"))
+        if "vulnerabilities" in data:
+            kwargs.update(self.vulnerabilities(data["vulnerabilities"]))
+        if "images" in data:
+            img = self.mapping(data["images"], ("images",), {"max_age_days"})
+            if "max_age_days" in img:
+                kwargs["image_max_age_days"] = self.number(img["max_age_days"],
+                                                           ("images", "max_age_days"))
+        if "credential_env_patterns" in data:
+            path = ("credential_env_patterns",)
+            kwargs["credential_env_patterns"] = tuple(
+                p.upper() for p in self.strings(data["credential_env_patterns"], path))
+        return Policy(**kwargs)
+
+    def service(self, spec, path, base: ServicePolicy) -> ServicePolicy:
+        spec = self.mapping(spec, path, _SERVICE_KEYS)
+        values = {}
+        for key, value in spec.items():
+            where = (*path, key)
+            if key == "user":
+                value = self.string(value, where)
+                if value != "non-root" and not _UIDGID.match(value):
+                    raise self.error(where, f'expected "non-root" or "uid:gid", got {value!r}')
+            elif key == "memory_max":
+                try:
+                    value = parse_size(value)
+                except ValueError as exc:
+                    raise self.error(where, str(exc)) from None
+                if value <= 0:
+                    raise self.error(where, f"must be positive, got {spec[key]!r}")
+            elif key == "cpus_max":
+                value = self.number(value, where, float)
+            elif key == "pids_max":
+                value = self.number(value, where)
+            elif key == "writable_paths":
+                value = self.strings(value, where)
+                for i, item in enumerate(value):
+                    if not item.startswith("/"):
+                        raise self.error((*where, i), f"expected an absolute path, got {item!r}")
+            elif key == "allowed_host_ips":
+                value = self.strings(value, where)
+                for i, item in enumerate(value):
+                    try:
+                        ipaddress.ip_address(item)
+                    except ValueError:
+                        raise self.error((*where, i), f"not an IP address: {item!r}") from None
+            else:
+                value = self.strings(value, where)
+            values[key] = value
+        return replace(base, **values)
+
+    def flows(self, items, path, known) -> tuple[Flow, ...]:
+        if not isinstance(items, list):
+            raise self.error(path, f"expected a list, got {_kind(items)}")
+        out = []
+        for i, item in enumerate(items):
+            where = (*path, i)
+            item = self.mapping(item, where, {"from", "to", "port"})
+            for key in ("from", "to", "port"):
+                if key not in item:
+                    raise self.error(where, f"missing key {key!r}")
+            for key in ("from", "to"):
+                name = self.string(item[key], (*where, key))
+                if name not in known:
+                    raise self.error((*where, key), f"unknown service {name!r} (not under services)")
+            port = self.number(item["port"], (*where, "port"))
+            if port > 65535:
+                raise self.error((*where, "port"), f"not a TCP port: {port}")
+            out.append(Flow(item["from"], item["to"], port))
+        return tuple(out)
+
+    def database(self, spec, known) -> Database:
+        path = ("database",)
+        spec = self.mapping(spec, path, {"service", "engine", "port"})
+        if "service" not in spec:
+            raise self.error(path, "missing key 'service'")
+        service = self.string(spec["service"], (*path, "service"))
+        if service not in known:
+            raise self.error((*path, "service"), f"unknown service {service!r} (not under services)")
+        engine = self.string(spec.get("engine", "postgres"), (*path, "engine"))
+        if engine != "postgres":
+            raise self.error((*path, "engine"), f"unsupported database engine {engine!r} "
+                                                "(supported: postgres)")
+        return Database(service, engine, self.number(spec.get("port", 5432), (*path, "port")))
+
+    def vulnerabilities(self, spec) -> dict:
+        path = ("vulnerabilities",)
+        spec = self.mapping(spec, path, {"reports", "max_age_days", "forbid"})
+        out = {}
+        if "reports" in spec:
+            out["vulnerability_reports"] = self.string(spec["reports"], (*path, "reports"))
+        if "max_age_days" in spec:
+            out["vulnerability_max_age_days"] = self.number(spec["max_age_days"],
+                                                            (*path, "max_age_days"))
+        if "forbid" in spec:
+            forbid = tuple(s.upper() for s in self.strings(spec["forbid"], (*path, "forbid")))
+            for i, severity in enumerate(forbid):
+                if severity not in SEVERITY_NAMES:
+                    raise self.error((*path, "forbid", i), f"unknown severity {severity!r}")
+            out["vulnerability_forbid"] = forbid
+        return out
+
+
+def _kind(value) -> str:
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
