@@ -1,0 +1,1 @@
+"""Pure checks: inventory facts (+ policy) -> Finding. They never call the engine."""

@@ -1,0 +1,24 @@
+"""Image checks: what exactly runs (IMG-01)."""
+
+from compliance import imageref
+from compliance.outcomes import Finding, failed, passed, undecided
+
+
+def pinned_reference(reference: str, floating_tags) -> Finding:
+    """IMG-01: the reference names an exact version tag or a digest."""
+    evidence = f"image={reference}"
+    try:
+        ref = imageref.parse(reference)
+    except ValueError as exc:
+        return undecided(str(exc))
+    if ref.digest:
+        return passed(f"{evidence} (pinned by digest)")
+    if ref.is_image_id:
+        return passed(f"{evidence} (pinned by image ID)")
+    if ref.tag is None:
+        return failed("should name an exact version tag or a digest", f"{evidence} (no tag)")
+    floating = {"latest", *(t.lower() for t in floating_tags)}
+    if ref.tag.lower() in floating:
+        return failed("should name an exact version tag or a digest, not a floating tag",
+                      f"{evidence} (tag {ref.tag!r} floats)")
+    return passed(f"{evidence} (tag {ref.tag!r})")

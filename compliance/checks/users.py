@@ -1,0 +1,32 @@
+"""User checks: who the container's processes run as (USR-01)."""
+
+from compliance.inventory import Container
+from compliance.outcomes import Finding, failed, passed, undecided
+from compliance.policy import ServicePolicy
+
+
+def configured_root(user: str) -> bool:
+    """`Config.User` names root: empty, 0, root, 0:<group> or root:<group>."""
+    name = user.split(":", 1)[0].strip()
+    return name in ("", "0", "root")
+
+
+def non_root(container: Container, policy: ServicePolicy) -> Finding:
+    """USR-01: both the configured user and the real main process are non-root
+    (and equal to the policy's uid:gid where it names one)."""
+    user = container.config.get("User") or ""
+    configured = f"Config.User={user!r}"
+    if configured_root(user):
+        return failed("should run as a non-root user", configured)
+    real = container.process
+    if real is None:
+        if not container.state.get("Running"):
+            return undecided("the container is not running, so its real uid cannot be read",
+                             configured)
+        return undecided("the real uid of the main process could not be read", configured)
+    evidence = f"{configured}, main process uid:gid={real}"
+    if real.uid == 0:
+        return failed("should run as a non-root user (the kernel says uid 0)", evidence)
+    if policy.user != "non-root" and str(real) != policy.user:
+        return failed(f"should run as {policy.user} as the policy requires", evidence)
+    return passed(evidence)

@@ -1,0 +1,88 @@
+"""What one evaluation of a control yields, and how a test reports it.
+
+A check returns a Finding; `verdict` turns it into pytest's language (pass,
+fail, skip, error) so a failure points at the control, not at this module.
+Every evaluation then becomes one Result, the record all reports share.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+
+OUTCOMES = ("passed", "failed", "waived", "skipped", "error")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A check's answer: the outcome, the inspected fact that decided it, and
+    for a failure what should hold instead (phrased "should ...")."""
+
+    outcome: str
+    evidence: str
+    message: str = ""
+
+    def redacted(self, redact) -> "Finding":
+        return Finding(self.outcome, redact(self.evidence), redact(self.message))
+
+
+def passed(evidence: str) -> Finding:
+    return Finding("passed", evidence)
+
+
+def failed(message: str, evidence: str) -> Finding:
+    return Finding("failed", evidence, message)
+
+
+def not_applicable(reason: str) -> Finding:
+    return Finding("skipped", "", reason)
+
+
+def undecided(reason: str, evidence: str = "") -> Finding:
+    """The check could not decide: an error, never a pass."""
+    return Finding("error", evidence, reason)
+
+
+def worst(findings: list[Finding]) -> Finding:
+    """Combine per-item findings: any error or failure decides; evidence of all is kept."""
+    for outcome in ("error", "failed", "skipped"):
+        picked = [f for f in findings if f.outcome == outcome]
+        if picked:
+            return Finding(outcome, "; ".join(f.evidence for f in findings if f.evidence),
+                           "; ".join(f.message for f in picked))
+    return passed("; ".join(f.evidence for f in findings if f.evidence))
+
+
+class ControlFailed(AssertionError):
+    """The control was evaluated and does not hold."""
+
+
+class ControlError(Exception):
+    """The control could not be evaluated (never a pass)."""
+
+
+def verdict(finding: Finding, title: str = "") -> None:
+    """Report a finding the pytest way; `title` (e.g. "HRD-02 Root ...") leads the message."""
+    __tracebackhide__ = True
+    lead = f"{title}: " if title else ""
+    if finding.outcome == "failed":
+        raise ControlFailed(f"{lead}{finding.message} (evidence: {finding.evidence})")
+    if finding.outcome == "error":
+        detail = f" (evidence: {finding.evidence})" if finding.evidence else ""
+        raise ControlError(f"{lead}could not evaluate: {finding.message}{detail}")
+    if finding.outcome == "skipped":
+        pytest.skip(f"not applicable: {finding.message}")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One evaluation of one control, as every report shows it."""
+
+    control: str
+    service: str | None
+    container: str | None
+    nodeid: str
+    outcome: str
+    evidence: str
+    message: str = ""
+    waiver: dict | None = None
+    duration_s: float = 0.0

@@ -1,0 +1,3 @@
+"""Loads the passq-compliance plugin for everything under this directory."""
+
+pytest_plugins = ["compliance.plugin"]
