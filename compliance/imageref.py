@@ -12,6 +12,8 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[0-9a-fA-F]{32,}$")
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _IMAGE_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_REGISTRY = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*(?::[0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ def parse(reference: str) -> ImageRef:
     registry = None
     if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
         registry = parts.pop(0)
+        if not _REGISTRY.match(registry):
+            raise ValueError(f"invalid registry in image reference {reference!r}")
     if not parts or not all(_COMPONENT.match(p) for p in parts):
         raise ValueError(f"invalid repository name in image reference {reference!r}")
     return ImageRef(registry, "/".join(parts), tag, digest)

@@ -1,0 +1,159 @@
+"""Hardening checks: what the container may do beyond its own process (HRD-01..04)."""
+
+import posixpath
+
+from compliance.checks.facts import decided, lookup, mounts, shown
+from compliance.inventory import Container
+from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
+from compliance.policy import ServicePolicy
+
+NNP = "no-new-privileges"
+# The spellings of Go's strconv.ParseBool, which the engine applies to `no-new-privileges:<value>`.
+_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_FALSE = ("0", "f", "F", "FALSE", "false", "False")
+DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+HOST_NAMESPACES = ("PidMode", "IpcMode", "NetworkMode")
+
+
+def no_new_privileges_setting(option: str) -> bool | None:
+    """What one `SecurityOpt` entry says about no-new-privileges: True, False, or None
+    when it is about something else. Parsed as the engine parses it (split at the first
+    `=`, else the first `:`), because `no-new-privileges:false` contains the flag's name
+    but switches it off. ValueError for a value the engine would not accept."""
+    if option == NNP:
+        return True
+    sep = "=" if "=" in option else ":"
+    key, _, value = option.partition(sep)
+    if key != NNP:
+        return None
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"unparseable security option {option!r}")
+
+
+@decided
+def no_new_privileges(container: Container) -> Finding:
+    """HRD-01: no-new-privileges is on. The engine applies the entries in order, so the
+    last one that names the flag decides."""
+    options = lookup(container.attrs, "HostConfig.SecurityOpt") or ()
+    try:
+        settings = [(o, no_new_privileges_setting(o)) for o in options]
+    except ValueError as exc:
+        return undecided(str(exc))
+    named = [(o, s) for o, s in settings if s is not None]
+    if not named:
+        return failed(f"should set security_opt {NNP}:true",
+                      f"HostConfig.SecurityOpt has no {NNP} entry")
+    evidence = shown("HostConfig.SecurityOpt", [o for o, _ in named])
+    if not named[-1][1]:
+        return failed(f"should set security_opt {NNP}:true, not switch it off", evidence)
+    return passed(evidence)
+
+
+def _boolean(attrs, path: str, wanted: bool, message: str) -> Finding:
+    """A boolean setting that must have one value; anything but a boolean cannot decide."""
+    value = lookup(attrs, path)
+    evidence = shown(path, value)
+    if not isinstance(value, bool):
+        return undecided(f"{path} is not a boolean", evidence)
+    return passed(evidence) if value is wanted else failed(message, evidence)
+
+
+@decided
+def read_only_rootfs(container: Container) -> Finding:
+    """HRD-02 (configuration): the root filesystem is mounted read-only."""
+    return _boolean(container.attrs, "HostConfig.ReadonlyRootfs", True,
+                    "should mount the root filesystem read-only (read_only: true)")
+
+
+def _tmpfs_paths(container: Container) -> dict[str, str]:
+    """Every tmpfs mount point -> where the engine reports it (`--tmpfs` vs `--mount`)."""
+    found = {posixpath.normpath(p): "HostConfig.Tmpfs"
+             for p in lookup(container.attrs, "HostConfig.Tmpfs", None) or {}}
+    for mount in mounts(container.attrs):
+        if mount.get("Type") == "tmpfs":
+            found.setdefault(posixpath.normpath(mount.get("Destination", "")), "Mounts[] tmpfs")
+    return found
+
+
+def _other_mount(container: Container, path: str) -> str:
+    """How a non-tmpfs path is mounted, for the evidence ("bind mount", "not a mount")."""
+    for mount in mounts(container.attrs):
+        if posixpath.normpath(mount.get("Destination", "")) == path:
+            return f"{mount.get('Type', 'unknown')} mount, not tmpfs"
+    return "not a mount (on the root filesystem)"
+
+
+@decided
+def writable_paths_tmpfs(container: Container, policy: ServicePolicy) -> Finding:
+    """HRD-03: every path the policy lists as writable for the service is a tmpfs mount."""
+    if not policy.writable_paths:
+        return not_applicable(f"the policy lists no writable paths for service {container.service}")
+    tmpfs = _tmpfs_paths(container)
+    findings = []
+    for path in map(posixpath.normpath, policy.writable_paths):
+        if path in tmpfs:
+            findings.append(passed(f"{path}: tmpfs ({tmpfs[path]})"))
+        else:
+            findings.append(failed(f"should mount {path} as tmpfs",
+                                   f"{path}: {_other_mount(container, path)}"))
+    return worst(findings)
+
+
+def capability(name: str) -> str:
+    """`cap_net_admin`, `CAP_NET_ADMIN` and `NET_ADMIN` are one capability."""
+    name = name.strip().upper()
+    return name.removeprefix("CAP_")
+
+
+def _capabilities(attrs, allowed) -> Finding:
+    """Added capabilities beyond the allow-list; compared normalized, as the engine stores
+    `cap_add: [NET_ADMIN]` as `CAP_NET_ADMIN`."""
+    added = lookup(attrs, "HostConfig.CapAdd") or ()
+    evidence = shown("HostConfig.CapAdd", added or None)
+    extra = sorted({capability(c) for c in added} - {capability(c) for c in allowed})
+    if extra:
+        return failed(f"should add no capability outside the policy's allow-list "
+                      f"(added: {', '.join(extra)})", evidence)
+    return passed(evidence)
+
+
+def _host_namespaces(attrs) -> Finding:
+    """PID, IPC or network namespace shared with the host (`container:<id>` is not the host)."""
+    modes = {key: lookup(attrs, f"HostConfig.{key}") for key in HOST_NAMESPACES}
+    evidence = ", ".join(shown(f"HostConfig.{key}", value) for key, value in modes.items())
+    shared = [key for key, value in modes.items() if value == "host"]
+    if shared:
+        names = ", ".join(k.removesuffix("Mode").upper() for k in shared)
+        return failed(f"should not share the host's {names} namespace", evidence)
+    return passed(evidence)
+
+
+def _exposes_socket(source: str) -> bool:
+    """The socket itself, or a directory it lies in (`/var/run`, `/run`, `/`)."""
+    source = posixpath.normpath(source) if source else ""
+    return bool(source) and any(sock == source or sock.startswith(source.rstrip("/") + "/")
+                                for sock in DOCKER_SOCKETS)
+
+
+def _docker_socket(attrs) -> Finding:
+    """The engine's socket, through a mount (`Mounts[]`) or a bind (`HostConfig.Binds`)."""
+    sources = [m.get("Source", "") for m in mounts(attrs)]
+    sources += [bind.split(":", 1)[0] for bind in lookup(attrs, "HostConfig.Binds") or ()]
+    exposed = sorted({s for s in sources if _exposes_socket(s)})
+    if exposed:
+        return failed("should not mount the docker socket",
+                      f"docker socket mounted from {', '.join(exposed)}")
+    return passed("no docker socket mounted")
+
+
+@decided
+def no_host_privileges(container: Container, policy: ServicePolicy) -> Finding:
+    """HRD-04: not privileged, no capability beyond the allow-list, no host PID/IPC/network
+    namespace, no docker socket. Each is a way to control the host from the container."""
+    attrs = container.attrs
+    return worst([_boolean(attrs, "HostConfig.Privileged", False, "should not run privileged"),
+                  _capabilities(attrs, policy.cap_add_allowed),
+                  _host_namespaces(attrs), _docker_socket(attrs)])

@@ -1,0 +1,97 @@
+"""Health checks: a healthcheck is defined, and the service runs and is healthy (HLT-01..02)."""
+
+import re
+
+from compliance.checks.facts import decided, lookup, shown
+from compliance.inventory import Container, Stack
+from compliance.outcomes import Finding, failed, not_applicable, passed, undecided
+from compliance.policy import Policy
+from compliance.redact import MARK, dsn_passwords
+
+QUOTE_MAX = 160  # characters of a healthcheck command or output quoted in evidence
+
+
+def quote(text: str) -> str:
+    """One line, bounded, DSN passwords masked: commands and outputs are free text that may
+    carry a connection string, and evidence must never carry its password."""
+    for password in dsn_passwords(text):
+        text = text.replace(password, MARK)
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= QUOTE_MAX else text[:QUOTE_MAX - 1] + "…"
+
+
+def healthcheck(container: Container) -> tuple[tuple[str, ...], str] | None:
+    """The effective healthcheck test and where it comes from. The container's own
+    `Config.Healthcheck.Test` overrides the image's; an empty test inherits it."""
+    for where, config in (("Config", container.config), ("image Config", container.image.get("Config"))):
+        test = tuple(lookup(config or {}, "Healthcheck.Test", None) or ())
+        if test:
+            return test, f"{where}.Healthcheck.Test"
+    return None
+
+
+@decided
+def healthcheck_defined(container: Container) -> Finding:
+    """HLT-01: a healthcheck is defined on the container or inherited from the image, and
+    not disabled with NONE."""
+    found = healthcheck(container)
+    if found is None:
+        return failed("should define a healthcheck",
+                      "no Config.Healthcheck.Test on the container or its image")
+    test, where = found
+    if test[0] == "NONE":
+        return failed("should define a healthcheck, not disable it", shown(where, ["NONE"]))
+    return passed(f"{where}={test[0]} {quote(' '.join(test[1:]))!r}")
+
+
+def last_output(health) -> str:
+    """The last healthcheck result as evidence quotes it: exit code and trimmed output."""
+    log = lookup(health, "Log", None) or ()
+    if not log:
+        return "no healthcheck result logged"
+    last = log[-1]
+    output = quote(last.get("Output") or "")
+    return f"last check exit {last.get('ExitCode')}: {output!r}" if output else \
+        f"last check exit {last.get('ExitCode')}, no output"
+
+
+@decided
+def running_and_healthy(container: Container) -> Finding:
+    """HLT-02: `State.Status` is running and, where a healthcheck exists, the engine says
+    healthy. A still-starting healthcheck cannot be judged yet: an error, never a pass."""
+    status = lookup(container.attrs, "State.Status")
+    health = lookup(container.attrs, "State.Health", None)
+    facts = [shown("State.Status", status)]
+    if status != "running":
+        facts.append(shown("State.ExitCode", lookup(container.attrs, "State.ExitCode", None)))
+        if health:
+            facts += [shown("State.Health.Status", lookup(health, "Status", None)), last_output(health)]
+        return failed("should be running", ", ".join(facts))
+    found = healthcheck(container)
+    if found is None or found[0][0] == "NONE":
+        return passed(f"{facts[0]} (no healthcheck)")
+    if not health:
+        return undecided("a healthcheck is defined but the engine reports no State.Health",
+                         facts[0])
+    health_status = lookup(health, "Status")
+    facts += [shown("State.Health.Status", health_status), last_output(health)]
+    evidence = ", ".join(facts)
+    if health_status == "healthy":
+        return passed(evidence)
+    if health_status == "starting":
+        return undecided("the healthcheck is still starting; judge it after its start period",
+                         evidence)
+    return failed("should be healthy", evidence)
+
+
+def policy_services_present(stack: Stack, policy: Policy) -> Finding:
+    """HLT-02 (stack): every service the policy names has a container in the stack; a
+    declared service that is not there at all would otherwise go unaudited."""
+    if not policy.services:
+        return not_applicable("the policy names no services")
+    present = {c.service for c in stack.containers}
+    missing = sorted(set(policy.services) - present)
+    if missing:
+        return failed("should run every service the policy names",
+                      f"no container for policy services: {', '.join(missing)}")
+    return passed(f"a container for every policy service: {', '.join(sorted(policy.services))}")

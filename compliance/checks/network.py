@@ -1,0 +1,100 @@
+"""Network checks: where ports listen and which networks a container joins (NET-01..03)."""
+
+import ipaddress
+from dataclasses import dataclass
+
+from compliance.checks.facts import decided, lookup, network_mode, shown
+from compliance.inventory import Container, Stack
+from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
+from compliance.policy import Policy, ServicePolicy
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One published port, as one inspect section reports it."""
+
+    source: str  # "HostConfig.PortBindings" (declared) or "NetworkSettings.Ports" (in effect)
+    port: str  # container port, e.g. "8080/tcp"
+    host_ip: str
+    host_port: str
+
+    def __str__(self) -> str:
+        ip = self.host_ip if self.host_ip else '""'
+        return f"{self.source} {self.port} -> {ip}:{self.host_port}"
+
+
+def bindings(container: Container) -> list[Binding]:
+    """Published ports from both the declared bindings and the ones in effect: a container
+    on internal networks only publishes nothing, yet its declaration still asks for it."""
+    found = []
+    for source in ("HostConfig.PortBindings", "NetworkSettings.Ports"):
+        for port, hosts in (lookup(container.attrs, source, None) or {}).items():
+            found += [Binding(source, port, h.get("HostIp") or "", h.get("HostPort") or "")
+                      for h in hosts or ()]
+    return found
+
+
+def host_ip_allowed(host_ip: str, allowed) -> bool:
+    """Empty and unspecified addresses (0.0.0.0, ::) listen everywhere and never pass;
+    others are compared as addresses, so `0:0::1` is `::1`."""
+    try:
+        address = ipaddress.ip_address(host_ip)
+    except ValueError:
+        return False
+    return not address.is_unspecified and address in {ipaddress.ip_address(a) for a in allowed}
+
+
+@decided
+def published_ports_allowed(container: Container, policy: ServicePolicy) -> Finding:
+    """NET-01: every published port binds to an address the policy allows."""
+    if network_mode(container.attrs) == "host":
+        return failed("should not use network_mode host (it listens on every host address)",
+                      shown("HostConfig.NetworkMode", "host"))
+    published = bindings(container)
+    if not published:
+        return passed("no published ports")
+    bad = [b for b in published if not host_ip_allowed(b.host_ip, policy.allowed_host_ips)]
+    evidence = "; ".join(dict.fromkeys(str(b) for b in bad or published))
+    if bad:
+        return failed(f"should publish ports only on {', '.join(policy.allowed_host_ips)}", evidence)
+    return passed(evidence)
+
+
+@decided
+def allowed_networks_only(container: Container, policy: ServicePolicy) -> Finding:
+    """NET-02: the container joins only networks the policy allows for its service, by
+    compose network name."""
+    if policy.networks is None:
+        return not_applicable(f"the policy names no networks for service {container.service}")
+    mode = network_mode(container.attrs)
+    if mode == "host":
+        return failed("should join only the policy's networks, not the host's network",
+                      shown("HostConfig.NetworkMode", mode))
+    if mode == "none":
+        return passed(f"{shown('HostConfig.NetworkMode', mode)} (no network)")
+    if mode.startswith("container:"):
+        return undecided("the container shares another container's network namespace; "
+                         "that container's networks decide", shown("HostConfig.NetworkMode", mode))
+    joined = sorted(set(container.networks.values()))
+    extra = [n for n in joined if n not in policy.networks]
+    evidence = f"{shown('networks', joined)}, {shown('allowed', sorted(policy.networks))}"
+    if extra:
+        return failed(f"should not join {', '.join(extra)}", evidence)
+    return passed(evidence)
+
+
+def internal_networks(stack: Stack, policy: Policy) -> Finding:
+    """NET-03 (stack): every network the policy marks internal exists and is internal on the
+    engine; a missing network is a failure, since nothing proves it isolated."""
+    if not policy.internal_networks:
+        return not_applicable("the policy marks no network internal")
+    findings = []
+    for name in policy.internal_networks:
+        network = stack.networks.get(name)
+        if network is None:
+            findings.append(failed(f"should have network {name}", f"{name}: no such network in the stack"))
+            continue
+        evidence = f"{name}: {shown('Internal', network.get('Internal', False))}"
+        findings.append(passed(evidence) if network.get("Internal") is True else
+                        failed(f"should declare {name} with internal: true", evidence))
+    return worst(findings)

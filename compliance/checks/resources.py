@@ -1,0 +1,83 @@
+"""Resource checks: hard limits on memory, CPU and processes (RES-01..03).
+
+A missing limit, and the engine's spellings of "unlimited" (0, -1, null),
+fail; a limit above the policy's maximum fails too.
+"""
+
+from compliance.checks.facts import decided, lookup, shown
+from compliance.inventory import Container
+from compliance.outcomes import Finding, failed, passed
+from compliance.policy import ServicePolicy
+
+DEFAULT_CPU_PERIOD = 100_000  # microseconds; the kernel's CFS period when CpuPeriod is 0
+_UNITS = ("", "K", "M", "G", "T")
+
+
+def size(amount: int) -> str:
+    """Bytes in the policy's binary units (536870912 -> 512M), so evidence and policy match."""
+    for power in range(len(_UNITS) - 1, 0, -1):
+        if amount % 1024 ** power == 0:
+            return f"{amount // 1024 ** power}{_UNITS[power]}"
+    return f"{amount} bytes"
+
+
+def _within(evidence: str, amount: float, maximum: float | None, spelled, what: str) -> Finding:
+    """The shared tail of RES-01..03: a set limit passes unless it exceeds the policy's
+    maximum; `spelled` writes a maximum in the control's unit."""
+    if maximum is None:
+        return passed(f"{evidence} (the policy sets no maximum)")
+    limit = f"policy maximum {spelled(maximum)}"
+    if amount > maximum + 1e-9:
+        return failed(f"should limit {what} to at most {spelled(maximum)} as the policy requires",
+                      f"{evidence}, {limit}")
+    return passed(f"{evidence}, {limit}")
+
+
+@decided
+def memory_limit(container: Container, policy: ServicePolicy) -> Finding:
+    """RES-01: a memory limit is set and at most the policy's `memory_max`."""
+    memory = lookup(container.attrs, "HostConfig.Memory") or 0
+    evidence = shown("HostConfig.Memory", memory)
+    if memory <= 0:
+        return failed("should set a memory limit (mem_limit or deploy.resources.limits.memory)",
+                      f"{evidence} (no limit)")
+    return _within(f"{evidence} ({size(memory)})", memory, policy.memory_max, size, "memory")
+
+
+def cpus(nano_cpus: int, quota: int, period: int) -> float | None:
+    """The hard CPU limit in CPUs, from NanoCpus or CFS quota/period; None when there is none."""
+    if nano_cpus > 0:
+        return nano_cpus / 1e9
+    if quota > 0:
+        return quota / (period if period > 0 else DEFAULT_CPU_PERIOD)
+    return None
+
+
+@decided
+def cpu_limit(container: Container, policy: ServicePolicy) -> Finding:
+    """RES-02: a hard CPU limit is set and at most the policy's `cpus_max`. CpuShares is a
+    relative weight that limits nothing on an idle host, so on its own it fails."""
+    keys = ("NanoCpus", "CpuQuota", "CpuPeriod", "CpuShares")
+    values = {k: lookup(container.attrs, f"HostConfig.{k}") or 0 for k in keys}
+    limit = cpus(values["NanoCpus"], values["CpuQuota"], values["CpuPeriod"])
+    if limit is None:
+        evidence = ", ".join(shown(f"HostConfig.{k}", v) for k, v in values.items())
+        if values["CpuShares"] > 0:
+            return failed("should set a hard CPU limit (cpus); CpuShares is only a relative "
+                          "weight, not a limit", f"{evidence} (shares only)")
+        return failed("should set a hard CPU limit (cpus or deploy.resources.limits.cpus)",
+                      f"{evidence} (no limit)")
+    decided_by = ("NanoCpus",) if values["NanoCpus"] > 0 else ("CpuQuota", "CpuPeriod")
+    evidence = ", ".join(shown(f"HostConfig.{k}", values[k]) for k in decided_by)
+    return _within(f"{evidence} ({limit:g} CPUs)", limit, policy.cpus_max, "{:g} CPUs".format, "CPU")
+
+
+@decided
+def pids_limit(container: Container, policy: ServicePolicy) -> Finding:
+    """RES-03: a PIDs limit is set (null, 0 and -1 all mean unlimited), and at most the
+    policy's `pids_max` where it sets one."""
+    limit = lookup(container.attrs, "HostConfig.PidsLimit")
+    evidence = shown("HostConfig.PidsLimit", limit)
+    if not limit or limit <= 0:
+        return failed("should set a PIDs limit (pids_limit)", f"{evidence} (unlimited)")
+    return _within(evidence, limit, policy.pids_max, str, "processes")

@@ -1,0 +1,59 @@
+"""Secret checks: credentials come from Docker secrets, not the environment (SEC-01..02).
+
+Evidence names variables and paths only. An environment value is never
+read into a message: the names decide, and the values are only tested.
+"""
+
+import posixpath
+
+from compliance.checks.facts import mounts
+from compliance.inventory import Container
+from compliance.outcomes import Finding, failed, not_applicable, passed
+from compliance.policy import Policy, ServicePolicy
+from compliance.redact import SECRETS_DIR, dsn_passwords, looks_like_credential
+
+
+def required_secrets_mounted(container: Container, policy: ServicePolicy) -> Finding:
+    """SEC-01: each secret the policy requires is mounted at /run/secrets/<name> (compose
+    binds a secret as a Mounts[] entry at that destination)."""
+    if not policy.secrets:
+        return not_applicable(f"the policy requires no secrets for service {container.service}")
+    mounted = {posixpath.normpath(m.get("Destination", "")): m.get("Type", "unknown")
+               for m in mounts(container.attrs)}
+    targets = {name: posixpath.join(SECRETS_DIR, name) for name in policy.secrets}
+    missing = [name for name, target in targets.items() if target not in mounted]
+    evidence = "; ".join(f"{target}: {mounted[target] + ' mount' if target in mounted else 'not mounted'}"
+                         for target in targets.values())
+    if missing:
+        return failed(f"should mount the secrets {', '.join(missing)} under {SECRETS_DIR}", evidence)
+    return passed(evidence)
+
+
+def secret_reference(value: str) -> bool:
+    """A path into /run/secrets/ names a secret file; it is not the secret."""
+    return posixpath.normpath(value).startswith(SECRETS_DIR)
+
+
+def no_plaintext_secrets(container: Container, policy: Policy) -> Finding:
+    """SEC-02: no credential-named variable (matched case-insensitively against the
+    policy's patterns) holds a literal value, and no value holds a DSN with an inline
+    password. `*_FILE` variables pointing into /run/secrets/ are how it should be done."""
+    literal, dsn, referenced = [], [], []
+    for name, value in container.env.items():
+        if dsn_passwords(value):
+            dsn.append(name)
+        elif value and secret_reference(value):
+            referenced.append(name)
+        elif value and looks_like_credential(name, policy.credential_env_patterns):
+            literal.append(name)
+    problems = []
+    if literal:
+        problems.append(f"credential-named variables with a literal value: {', '.join(literal)}")
+    if dsn:
+        problems.append(f"DSN with an inline password in: {', '.join(dsn)}")
+    if problems:
+        return failed("should pass credentials as Docker secrets (NAME_FILE=/run/secrets/...), "
+                      "not as environment values", "; ".join(problems))
+    via = f"; via {SECRETS_DIR}: {', '.join(referenced)}" if referenced else ""
+    return passed(f"no credential-named variable holds a literal value "
+                  f"({len(container.env)} variables checked){via}")

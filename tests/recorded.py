@@ -1,0 +1,84 @@
+"""Load a recorded inspect fixture (fixtures/inspect/<ID>/*.json) as the suite's own facts.
+
+A fixture holds real `docker inspect` JSON (see fixtures/inspect/record) and
+the outcome its control must reach. It is turned into the same frozen
+Container/Stack the inventory builds and a Policy loaded by the real policy
+loader, so a recorded case exercises exactly what a live audit runs.
+
+Fixture keys: description, inspect (container inspect, {} for a stack-only
+case), image (image inspect or {}), networks (engine name -> compose name),
+process ("uid:gid" or null), policy (optional policy-file mapping),
+stack_networks (optional, compose name -> network inspect), test (optional:
+the test function, where a control has more than one), expect
+(passed|failed|skipped|error) and evidence (a substring of the finding's
+evidence; for a skipped case, of its reason).
+"""
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+
+from compliance import policy as policy_module
+from compliance.inventory import SERVICE_LABEL, Container, Ids, Stack, freeze
+from compliance.policy import Policy
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "inspect"
+OUTCOMES = ("passed", "failed", "skipped", "error")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    path: Path
+    control: str
+    description: str
+    expect: str
+    evidence: str
+    test: str | None
+    container: Container | None
+    stack: Stack
+    policy: Policy
+
+    @property
+    def name(self) -> str:
+        return f"{self.control}/{self.path.stem}"
+
+
+def fixture_files() -> list[Path]:
+    return sorted(FIXTURES.glob("*/*.json"))
+
+
+def container_from(inspect: dict, image: dict, networks: dict, process: str | None) -> Container:
+    """A Container as inventory.take builds it: service from the compose label, else the name."""
+    name = inspect["Name"].lstrip("/")
+    service = ((inspect.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL, name)
+    ids = Ids(*map(int, process.split(":"))) if process else None
+    return Container(service=service, name=name, attrs=freeze(inspect), image=freeze(image),
+                     networks=MappingProxyType(dict(networks)), process=ids, test_id=service)
+
+
+def policy_from(mapping: dict | None) -> Policy:
+    """Write the mapping as a policy file and load it with the real loader (validation included)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "policy.yml"
+        path.write_text(yaml.safe_dump(mapping or {}))
+        return policy_module.load(path)
+
+
+def load(path: Path) -> Recorded:
+    data = json.loads(path.read_text())
+    if data["expect"] not in OUTCOMES:
+        raise ValueError(f"{path}: expect must be one of {OUTCOMES}, got {data['expect']!r}")
+    container = container_from(data["inspect"], data.get("image") or {}, data.get("networks") or {},
+                               data.get("process")) if data.get("inspect") else None
+    stack = Stack(name="recorded", containers=(container,) if container else (),
+                  networks=MappingProxyType({k: freeze(v) for k, v in
+                                             (data.get("stack_networks") or {}).items()}),
+                  engine_host="recorded", engine_version="20.10")
+    return Recorded(path=path, control=path.parent.name, description=data["description"],
+                    expect=data["expect"], evidence=data["evidence"], test=data.get("test"),
+                    container=container, stack=stack, policy=policy_from(data.get("policy")))

@@ -1,0 +1,24 @@
+"""Network: where ports listen and which networks containers join (checklist: Network isolation
+configured; Ports bound to localhost only)."""
+
+import pytest
+
+from compliance.checks import network
+
+
+@pytest.mark.control("NET-01")
+def test_ports_bound_to_allowed_hosts(container, service_policy, verdict):
+    """Published ports bind to allowed host addresses only."""
+    verdict(network.published_ports_allowed(container, service_policy))
+
+
+@pytest.mark.control("NET-02")
+def test_allowed_networks_only(container, service_policy, verdict):
+    """Attached only to the networks the policy allows."""
+    verdict(network.allowed_networks_only(container, service_policy))
+
+
+@pytest.mark.control("NET-03")
+def test_internal_networks(stack, policy, verdict):
+    """Internal networks are internal."""
+    verdict(network.internal_networks(stack, policy))
