@@ -1,0 +1,44 @@
+"""Where junit.xml and compliance.html go, and when they are not written at all.
+
+pytest's junitxml and pytest-html read their paths in pytest_configure; the
+plugin's tryfirst pytest_configure calls `configure` before them, so both
+land in --report-dir unless the user named a path (--junitxml, --html).
+
+Whether a session is an audit is only known after collection: the suite's
+own tests load the plugin too (through the root conftest). A session that
+collected no compliance test calls `release`, which unregisters the writers
+that `configure` turned on, so it leaves no junit.xml or compliance.html that
+could pass for an audit's.
+"""
+
+from pathlib import Path
+
+import pytest
+from _pytest.junitxml import xml_key  # junitxml's own handle on its writer
+from pytest_html.basereport import BaseReport
+
+DEFAULTED = pytest.StashKey[tuple]()
+
+
+def configure(config) -> None:
+    report_dir = Path(config.getoption("report_dir"))
+    defaulted = []
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(report_dir / "junit.xml")
+        defaulted.append("junit")
+    if config.pluginmanager.hasplugin("html") and not config.option.htmlpath:
+        config.option.htmlpath = str(report_dir / "compliance.html")
+        config.option.self_contained_html = True  # one file, no external assets
+        defaulted.append("html")
+    config.stash[DEFAULTED] = tuple(defaulted)
+
+
+def release(config) -> None:
+    defaulted = config.stash.get(DEFAULTED, ())
+    if "junit" in defaulted and xml_key in config.stash:
+        config.pluginmanager.unregister(config.stash[xml_key])
+        del config.stash[xml_key]
+    if "html" in defaulted:
+        for plugin in config.pluginmanager.get_plugins():
+            if isinstance(plugin, BaseReport):
+                config.pluginmanager.unregister(plugin)

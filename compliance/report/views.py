@@ -1,0 +1,88 @@
+"""What every report derives from the Results: counts, checklist ticks, the matrix.
+
+One implementation, so the JSON, SARIF and HTML can never disagree about
+whether an item is ticked or how many controls failed.
+"""
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from compliance import controls
+from compliance.outcomes import OUTCOMES
+
+PROVEN = ("passed", "waived")
+REFUTED = ("failed", "error")
+
+
+def summary(results) -> dict:
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for result in results:
+        counts[result.outcome] += 1
+    return counts
+
+
+def record(result) -> dict:
+    """One result as compliance.json lists it (contract keys first)."""
+    control = controls.CATALOG[result.control]
+    return {
+        "control": control.id, "title": control.title, "severity": control.severity,
+        "service": result.service, "container": result.container, "outcome": result.outcome,
+        "evidence": result.evidence, "remediation": control.remediation, "waiver": result.waiver,
+        "message": result.message, "test": result.nodeid, "duration_s": result.duration_s,
+    }
+
+
+def redacted(tree, redact):
+    """A copy of decoded JSON with every string passed through `redact`."""
+    if isinstance(tree, str):
+        return redact(tree)
+    if isinstance(tree, dict):
+        return {key: redacted(value, redact) for key, value in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [redacted(value, redact) for value in tree]
+    return tree
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    text: str
+    controls: tuple[str, ...]
+    counts: dict
+    unproven: tuple[str, ...]  # controls with no pass or waiver in this run
+
+    @property
+    def ticked(self) -> bool:
+        """Ticked only when every control under the item was proven (passed or
+        waived) and nothing under it failed or errored. A control this run did not
+        evaluate, or only found not applicable, proves nothing."""
+        return not self.unproven and not any(self.counts[o] for o in REFUTED)
+
+
+def checklist(results) -> list[ChecklistItem]:
+    by_control = defaultdict(list)
+    for result in results:
+        by_control[result.control].append(result)
+    items = []
+    for text, ids in controls.CHECKLIST:
+        under = [r for control in ids for r in by_control[control]]
+        unproven = tuple(c for c in ids if not any(r.outcome in PROVEN for r in by_control[c]))
+        items.append(ChecklistItem(text, ids, summary(under), unproven))
+    return items
+
+
+def matrix(results) -> tuple[list, list]:
+    """Controls x services: ([service, ..., None for the stack], [(control, {service: [results]})])."""
+    cells: dict[str, dict] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        cells[result.control][result.service].append(result)
+    services = sorted({r.service for r in results if r.service is not None})
+    if any(r.service is None for r in results):
+        services.append(None)
+    rows = [(cid, cells[cid]) for cid in controls.CATALOG if cid in cells]
+    return services, rows
+
+
+def anchor(nodeid: str) -> str:
+    """The HTML id of a result's row, stable across runs, safe in any attribute."""
+    return "result-" + hashlib.sha1(nodeid.encode("utf-8")).hexdigest()[:12]

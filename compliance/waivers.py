@@ -1,0 +1,219 @@
+"""Load, validate and match the waiver file (interface.md, "Waiver file").
+
+A waiver is a signed-off exception: a named person accepted one control's
+failure, for one service or for every service, until a date. It is validated
+on load like the policy, because a typo must neither waive a control nobody
+approved nor drop an approved exception: an unknown key, a missing reason,
+approver or expiry date, a bad date or an unknown control ID is an error
+naming the file, line and key.
+
+A waiver only ever turns a real failure into `waived` (see Audit.apply_waiver):
+an error is never waived, an expired waiver does not apply, and a waiver whose
+control now passes is stale and reported as such.
+"""
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import yaml
+
+from compliance import controls
+from compliance.policy import _key_lines, _kind
+
+REQUIRED = ("control", "reason", "approved_by", "expires")
+KEYS = (*REQUIRED, "service")
+# A waiver's status in one evaluation: it waived a failure, it had expired,
+# the control passed (stale), or the evaluation was no failure it may waive.
+STATUSES = ("applied", "expired", "stale", "ignored")
+
+
+class _Loader(yaml.SafeLoader):
+    """Reads dates as text, so `date` judges them and a 2027-02-30 is a waiver error
+    with file:line: key, not PyYAML's bare ValueError."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+
+
+class WaiverError(Exception):
+    """The waiver file is unusable; the message names file, line and key."""
+
+
+@dataclass(frozen=True)
+class Waiver:
+    control: str
+    service: str | None  # None: every service
+    reason: str
+    approved_by: str
+    expires: date
+    line: int
+
+    @property
+    def scope(self) -> str:
+        return f"{self.control} for {self.service}" if self.service else f"{self.control} (every service)"
+
+    def covers(self, control: str, service: str | None) -> bool:
+        return self.control == control and self.service in (None, service)
+
+    def expired(self, today: date) -> bool:
+        """A waiver is valid through its expiry date and expired the day after."""
+        return today > self.expires
+
+    def xfail_reason(self) -> str:
+        return f"waived until {self.expires} by {self.approved_by}: {self.reason}"
+
+    def record(self, status: str) -> dict:
+        """The waiver as a result carries it (compliance.json's `waiver`)."""
+        return {"control": self.control, "service": self.service, "reason": self.reason,
+                "approved_by": self.approved_by, "expires": self.expires.isoformat(),
+                "status": status}
+
+
+@dataclass(frozen=True)
+class WaiverFile:
+    path: str
+    sha256: str
+    waivers: tuple[Waiver, ...] = ()
+
+    def match(self, control: str, service: str | None, today: date) -> Waiver | None:
+        """The waiver for one evaluation: a valid one before an expired one, and a
+        service's own waiver before one for every service."""
+        candidates = [w for w in self.waivers if w.covers(control, service)]
+        return min(candidates, key=lambda w: (w.expired(today), w.service is None), default=None)
+
+
+def load(path: str | Path) -> WaiverFile:
+    """Read and validate a waiver file (a YAML list; an empty file waives nothing)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise WaiverError(f"{path}: cannot read waivers: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader
+        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    except UnicodeDecodeError:
+        raise WaiverError(f"{path}: waiver file is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise WaiverError(f"{where}: malformed YAML: {problem}") from None
+    reader = _Reader(str(path), lines)
+    return WaiverFile(str(path), hashlib.sha256(raw).hexdigest(), reader.waivers(data))
+
+
+def settle(result):
+    """The result with its waiver's final status, now that the outcome is known.
+
+    At collection a matching waiver is `applied` or `expired`; only the outcome
+    tells whether an applied waiver waived a failure, or the control passed
+    (the waiver is stale), or the evaluation errored or was skipped (a waiver
+    never covers those). A failure under an expired waiver says so.
+    """
+    waiver = result.waiver
+    if not waiver:
+        return result
+    if waiver["status"] == "expired":
+        if result.outcome != "failed":
+            return result
+        return replace(result, message=f"{result.message} (waiver expired on {waiver['expires']})".strip())
+    status = {"waived": "applied", "passed": "stale"}.get(result.outcome, "ignored")
+    return replace(result, waiver={**waiver, "status": status})
+
+
+def is_stale(result) -> bool:
+    """A waived control that passed: the waiver should be removed."""
+    return bool(result.waiver and result.waiver["status"] == "stale")
+
+
+def unused(waiver_file: WaiverFile | None, results, today: date) -> list[dict]:
+    """Every waiver that waived no failure in this run, with why."""
+    if waiver_file is None:
+        return []
+    out = []
+    for waiver in waiver_file.waivers:
+        statuses = {r.waiver["status"] for r in results
+                    if r.waiver and (r.waiver["control"], r.waiver["service"])
+                    == (waiver.control, waiver.service)}
+        if "applied" in statuses:
+            continue
+        if "stale" in statuses:
+            why = "stale: the control passed where it was waived; remove the waiver"
+        elif waiver.expired(today):
+            why = f"expired on {waiver.expires}"
+        else:
+            why = "matched no failure in this run"
+        out.append({**waiver.record("unused"), "line": waiver.line, "why": why})
+    return out
+
+
+class _Reader:
+    """Validates the decoded YAML, entry by entry, naming file:line: key."""
+
+    def __init__(self, filename: str, lines: dict[tuple, int]):
+        self.filename = filename
+        self.lines = lines
+
+    def error(self, path: tuple, problem: str, key: str | None = None) -> WaiverError:
+        """`path` is (entry index, key); the line is the key's, else the entry's."""
+        line = next((self.lines[path[:n]] for n in range(len(path), 0, -1)
+                     if path[:n] in self.lines), None)
+        where = f"{self.filename}:{line}" if line else self.filename
+        key = key or (str(path[-1]) if len(path) > 1 else "(waiver)" if path else "(top level)")
+        return WaiverError(f"{where}: {key}: {problem}")
+
+    def waivers(self, data) -> tuple[Waiver, ...]:
+        if data is None:
+            return ()
+        if not isinstance(data, list):
+            raise self.error((), f"expected a list of waivers, got {_kind(data)}")
+        seen: dict[tuple, int] = {}
+        out = []
+        for index, entry in enumerate(data):
+            waiver = self.waiver(entry, (index,))
+            first = seen.setdefault((waiver.control, waiver.service), waiver.line)
+            if first != waiver.line:
+                raise self.error((index,), f"duplicate waiver for {waiver.scope} "
+                                           f"(first at line {first})")
+            out.append(waiver)
+        return tuple(out)
+
+    def waiver(self, entry, path) -> Waiver:
+        if not isinstance(entry, dict):
+            raise self.error(path, f"expected a mapping, got {_kind(entry)}")
+        for key in entry:
+            if key not in KEYS:
+                raise self.error((*path, key), f"unknown key (allowed: {', '.join(sorted(KEYS))})")
+        for key in REQUIRED:
+            if key not in entry:
+                raise self.error(path, "missing (every waiver needs control, reason, "
+                                       "approved_by and expires)", key)
+        text = {key: self.string(entry[key], (*path, key))
+                for key in ("control", "reason", "approved_by")}
+        control = controls.CATALOG.get(text["control"])
+        if control is None:
+            raise self.error((*path, "control"), f"unknown control {text['control']!r} "
+                                                 f"(known: {', '.join(controls.CATALOG)})")
+        service = None
+        if entry.get("service") is not None:
+            service = self.string(entry["service"], (*path, "service"))
+            if control.stack_level:
+                raise self.error((*path, "service"), f"{control.id} is evaluated once per "
+                                                     "stack: omit `service`")
+        return Waiver(control.id, service, text["reason"], text["approved_by"],
+                      self.date(entry["expires"], (*path, "expires")), self.lines[path])
+
+    def string(self, value, path) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(path, f"expected a non-empty string, got {_kind(value)}")
+        return value.strip()
+
+    def date(self, value, path) -> date:
+        try:
+            return date.fromisoformat(value if isinstance(value, str) else "")
+        except ValueError:
+            raise self.error(path, f"expected a date YYYY-MM-DD, got {_kind(value)}") from None
