@@ -1,0 +1,166 @@
+"""Live: CMP-01 against a running stack of our own, and --static-only without any engine.
+
+The drift stack is tests/data/drift/compose.yml, started under a project name
+of its own (never hardened, weak or passq-staging) and always removed. It is
+audited against changed copies of its compose file and after a container was
+recreated by hand.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compliance import compose
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIFT = ROOT / "tests" / "data" / "drift" / "compose.yml"
+WEAK = ROOT / "fixtures" / "stacks" / "weak"
+IMAGE = "passq-fixture/busybox:1.35"
+CMP_TEST = "tests_compliance/test_declared.py::test_matches_declared"
+
+
+def docker(*args, check=True):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=check)
+
+
+def engine_with_image() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return docker("image", "inspect", IMAGE, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+live = pytest.mark.skipif(not engine_with_image(), reason=f"needs a Docker engine with {IMAGE} "
+                          "(scripts/setup)")
+
+
+def audit(*args, env=None, report_dir):
+    return subprocess.run([sys.executable, "-m", "pytest", f"--rootdir={ROOT}", f"-c={ROOT / 'pytest.ini'}",
+                           f"--report-dir={report_dir}", "-v", *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+
+
+@pytest.fixture(scope="module")
+def drift_stack(tmp_path_factory):
+    """Our own copy of the drift stack, up and healthy; torn down afterwards."""
+    directory = tmp_path_factory.mktemp("drift")
+    compose_file = directory / "compose.yml"
+    shutil.copy(DRIFT, compose_file)
+    project = f"passq-drift-test-{os.getpid()}"
+    command = compose.compose_command()
+    subprocess.run([str(ROOT / "scripts" / "generate-secrets"), compose_file], check=True,
+                   capture_output=True, timeout=60)
+    up = subprocess.run([*command, "-p", project, "-f", str(compose_file), "up", "-d", "--wait",
+                         "--wait-timeout", "60"], capture_output=True, text=True, timeout=120)
+    extra: list[str] = []
+    try:
+        assert up.returncode == 0, up.stderr
+        yield project, compose_file, extra
+    finally:
+        for name in extra:
+            docker("rm", "-f", name, check=False)
+        subprocess.run([*command, "-p", project, "-f", str(compose_file), "down", "-v",
+                        "--remove-orphans", "--timeout", "1"], capture_output=True, timeout=120)
+
+
+def changed_copy(compose_file: Path, name: str, *edits) -> Path:
+    text = compose_file.read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new)
+    copy = compose_file.with_name(name)
+    copy.write_text(text)
+    return copy
+
+
+@live
+def test_stack_as_declared_passes_cmp_01(drift_stack, tmp_path):
+    project, compose_file, _ = drift_stack
+    run = audit("--stack", project, f"--compose-file={compose_file}", CMP_TEST, report_dir=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "test_matches_declared[web] PASSED" in run.stdout
+
+
+@live
+def test_changed_compose_file_fails_with_the_exact_diff(drift_stack, tmp_path):
+    project, compose_file, _ = drift_stack
+    changed = changed_copy(compose_file, "changed.yml", ("    read_only: true\n", ""),
+                           ('"127.0.0.1::8080"', '"0.0.0.0::8080"'))
+    run = audit("--stack", project, f"--compose-file={changed}", CMP_TEST, report_dir=tmp_path)
+    assert run.returncode == 1
+    assert "test_matches_declared[web] FAILED" in run.stdout
+    assert ("(evidence: read_only: declared false, running true; "
+            "ports: declared [0.0.0.0:(any)->8080/tcp], running [127.0.0.1:(any)->8080/tcp])") in run.stdout
+
+
+@live
+def test_without_compose_file_cmp_01_is_skipped(drift_stack, tmp_path):
+    project, _, _ = drift_stack
+    run = audit("--stack", project, CMP_TEST, "-rs", report_dir=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "test_matches_declared[web] SKIPPED" in run.stdout
+    assert "no --compose-file given" in run.stdout
+
+
+@live
+def test_container_recreated_by_hand_and_an_undeclared_one_fail(drift_stack, tmp_path):
+    """Runs last: it replaces the stack's web container."""
+    project, compose_file, extra = drift_stack
+    web = f"{project}-web-1"
+    labels = docker("inspect", web, "-f",
+                    '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}\n{{end}}').stdout.split()
+    labels = [label for label in labels if label.startswith("com.docker.compose.")
+              and not label.startswith("com.docker.compose.config-hash")]
+    docker("rm", "-f", web)
+    extra.append(web)
+    label_args = [arg for label in labels for arg in ("--label", label)]
+    docker("run", "-d", "--name", web, *label_args, "--network", f"{project}_front",
+           "--user", "1001:1001", "--read-only", "--tmpfs", "/tmp", "--security-opt",
+           "no-new-privileges:true", "--cap-drop", "ALL", "--memory", "64m", "--cpus", "0.25",
+           "--pids-limit", "50", "-p", "127.0.0.1::8080",
+           "--health-cmd", "wget -q -O- http://127.0.0.1:8080/", "--health-interval", "2s",
+           IMAGE, "httpd", "-f", "-p", "8080", "-h", "/var/www")
+    intruder = f"{project}-intruder-1"
+    extra.append(intruder)
+    docker("run", "-d", "--name", intruder, "--label", f"com.docker.compose.project={project}",
+           "--label", "com.docker.compose.service=intruder", IMAGE, "sleep", "300")
+    run = audit("--stack", project, f"--compose-file={compose_file}", CMP_TEST, report_dir=tmp_path)
+    assert run.returncode == 1
+    assert "test_matches_declared[web] FAILED" in run.stdout
+    assert "test_matches_declared[intruder] FAILED" in run.stdout
+    assert "memory: declared 32M, running 64M" in run.stdout
+    assert ("healthcheck.test: declared [CMD, wget, -q, -O-, http://127.0.0.1:8080/], "
+            "running [CMD-SHELL, wget -q -O- http://127.0.0.1:8080/]") in run.stdout
+    assert "(evidence: service 'intruder' is not declared)" in run.stdout
+
+
+@pytest.mark.skipif(not (WEAK / "compose.yml").is_file(), reason="the weak fixture stack is not there")
+def test_static_only_on_weak_fails_the_right_controls_without_an_engine(tmp_path):
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/passq-no-engine.sock")
+    run = audit("--static-only", "--stack", "weak", f"--policy={WEAK / 'policy.yml'}",
+                f"--compose-file={WEAK / 'compose.yml'}", env=env, report_dir=tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "Traceback" not in out and "unreachable" not in out
+    failed = {line.split("::", 1)[1].split(" ")[0] for line in run.stdout.splitlines()
+              if line.startswith("tests_compliance/") and " FAILED" in line}
+    passed = {line.split("::", 1)[1].split(" ")[0] for line in run.stdout.splitlines()
+              if line.startswith("tests_compliance/") and " PASSED" in line}
+    assert {f for f in failed if f.startswith("test_declared_image_pinned")} == {
+        "test_declared_image_pinned[web]", "test_declared_image_pinned[api]",
+        "test_declared_image_pinned[worker]"}
+    assert "test_secret_files_private" in failed
+    assert all(p.startswith("test_declared_image_pinned") for p in passed)
+    assert not any("test_matches_declared" in t for t in failed | passed)  # needs the stack
+    assert "--static-only: tests that need the running stack:" in run.stdout
+    assert "deselected" in run.stdout
+    for planted in ("weak-secret-", "changeme"):
+        assert planted not in out
+        for report in tmp_path.iterdir():
+            assert planted not in report.read_text(errors="replace"), report
