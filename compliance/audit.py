@@ -6,12 +6,17 @@ an engine; a failure to load is kept and raised once, as one clear message.
 """
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from compliance import __version__, controls, engine, inventory
+import pytest
+
+from compliance import __version__, compose, controls, engine, inventory, report, secret_files, trivy, waivers
+from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
 from compliance.redact import Redactor
+
+WAIVER = pytest.StashKey[dict]()
 
 
 class Audit:
@@ -24,7 +29,12 @@ class Audit:
         self._policy = None
         self._engine = None
         self._stack = None
+        self._declared = None  # the compose model of --compose-file, once loaded
+        self._vulnerability_reports = None
+        self._waivers: waivers.WaiverFile | None = None
         self.redact = Redactor()
+        self.collected = 0  # compliance tests in this session (set by the plugin)
+        self.passed: bool | None = None  # the gate's verdict, set at session finish
 
     def option(self, name):
         return self.config.getoption(name)
@@ -49,8 +59,9 @@ class Audit:
         return self.option("stack") or (self._policy.stack if self._policy else None)
 
     def stack(self):
-        """The snapshot of the audited stack, taken on first use; None after a failure."""
-        if self._stack is not None or self.failure is not None:
+        """The snapshot of the audited stack, taken on first use; None after a failure
+        and with --static-only (which never connects to the engine)."""
+        if self._stack is not None or self.failure is not None or self.option("static_only"):
             return self._stack
         policy = self.policy
         if policy is None:
@@ -67,20 +78,132 @@ class Audit:
             return None
         self.redact = Redactor.for_containers(self._stack.containers,
                                               policy.credential_env_patterns)
+        self._learn_declared_secrets()
         return self._stack
+
+    @property
+    def engine(self):
+        """The connected engine (for the live probes); None before stack() or after a failure."""
+        self.stack()
+        return self._engine
+
+    # -- the declared model (--compose-file) and secret files (SEC-03) -----------
+
+    def declared(self):
+        """The compose model of --compose-file, rendered once; None when no file is
+        given or after a failure (kept as the one clear message)."""
+        files = self.option("compose_file")
+        if self._declared is not None or not files or self.failure is not None:
+            return self._declared
+        try:
+            self._declared = compose.load(files)
+        except compose.ComposeError as exc:
+            self.failure = str(exc)
+            return None
+        self._learn_declared_secrets()
+        return self._declared
+
+    def _learn_declared_secrets(self) -> None:
+        """The redactor also learns the literal values the compose files declare."""
+        policy = self.policy
+        if self._declared is not None and policy is not None:
+            learned = self._declared.secret_candidates(policy.credential_env_patterns)
+            self.redact = Redactor([*self.redact._secrets, *learned])
+
+    def secret_files(self) -> list | None:
+        """SEC-03's facts: the secret files compose and the policy name; None if none."""
+        return secret_files.collect(self.declared(), self.policy,
+                                    Path(self.config.invocation_params.dir))
+
+    def static_scope_failure(self) -> str | None:
+        """--static-only needs something to audit without a running stack."""
+        if (self.option("static_only") and not self.option("compose_file")
+                and self.policy is not None and not self.policy.secrets_dir):
+            return ("--static-only audits the declared config only: pass --compose-file PATH "
+                    f"or set `secrets: dir:` in {self.policy_path}; there is nothing to audit")
+        return None
+
+    def vulnerability_reports(self) -> trivy.Reports:
+        """The Trivy reports (IMG-02), read once; produced first with --scan where trivy exists.
+
+        The directory: --trivy-reports, else the policy's vulnerabilities.reports,
+        relative to the current directory.
+        """
+        if self._vulnerability_reports is None:
+            policy = self.policy
+            directory = self.option("trivy_reports") or (policy.vulnerability_reports if policy else None)
+            stack = self.stack()
+            images = {c.image.get("Id") or c.attrs["Image"]: c.image_ref or c.attrs["Image"]
+                      for c in reversed(stack.containers)} if stack else {}
+            self._vulnerability_reports = trivy.collect(
+                directory, images, do_scan=self.option("scan"),
+                docker_host=self._engine.host if self._engine else None)
+        return self._vulnerability_reports
 
     # -- waivers (interface.md, "Waiver file") ---------------------------------
 
+    @property
+    def today(self) -> date:
+        """The date waivers are judged on: the run's start, in UTC."""
+        return datetime.fromtimestamp(self.started, UTC).date()
+
+    @property
+    def waivers(self) -> waivers.WaiverFile | None:
+        """The validated waiver file, or None when --waivers is not given.
+
+        A broken waiver file stops the run before any check, as a usage error:
+        a typo must not turn an approved exception into a failure or the reverse.
+        """
+        path = self.option("waivers")
+        if path and self._waivers is None:
+            try:
+                self._waivers = waivers.load(path)
+            except waivers.WaiverError as exc:
+                self.failure = str(exc)
+                raise pytest.UsageError(self.failure) from None
+        return self._waivers
+
     def apply_waiver(self, item, control) -> None:
-        """Mark a waived (control, service) as an expected failure."""
+        """Mark a waived (control, service) as an expected failure.
+
+        Only a ControlFailed may satisfy the xfail, so an error is never waived;
+        strict, so a waived control that passes shows up as a stale waiver.
+        An expired waiver is remembered (the failure says it expired) but not applied.
+        """
+        waiver_file = self.waivers
+        if waiver_file is None:
+            return
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        subject = params.get("container") or params.get("declared_service")  # a Service has .name
+        service = getattr(subject, "service", None) or getattr(subject, "name", None)
+        waiver = waiver_file.match(control.id, service, self.today)
+        if waiver is None:
+            return
+        expired = waiver.expired(self.today)
+        item.stash[WAIVER] = waiver.record("expired" if expired else "applied")
+        if not expired:
+            item.add_marker(pytest.mark.xfail(strict=True, raises=ControlFailed,
+                                              reason=waiver.xfail_reason()))
 
     def waiver_for(self, item) -> dict | None:
-        return None
+        return item.stash.get(WAIVER, None)
+
+    def unused_waivers(self) -> list[dict]:
+        return waivers.unused(self._waivers, self.results, self.today)
 
     # -- results and the gate ---------------------------------------------------
 
-    def record(self, result) -> None:
+    @property
+    def active(self) -> bool:
+        """Whether this session is an audit (and so writes reports): it collected
+        compliance tests, or failed while loading the audit's inputs."""
+        return bool(self.collected or self.results or self.failure)
+
+    def record(self, result):
+        """Keep one evaluation's result, its waiver settled; returns what was kept."""
+        result = waivers.settle(result)
         self.results.append(result)
+        return result
 
     def finish(self, now: float) -> None:
         self.finished = now
@@ -93,8 +216,24 @@ class Audit:
             and controls.SEVERITIES.index(controls.CATALOG[r.control].severity) >= threshold)]
 
     def failed_count(self) -> int:
-        """Compliance results pytest counted as failed (failures and errors)."""
-        return sum(r.outcome in ("failed", "error") for r in self.results)
+        """Compliance results pytest counted as failed: failures, errors, and the
+        strict XPASS of a stale waiver (the control passed; see `gate`)."""
+        return sum(r.outcome in ("failed", "error") or waivers.is_stale(r) for r in self.results)
+
+    def gate(self, session) -> bool:
+        """Whether the run may go green (interface.md, "Exit status").
+
+        It may only when compliance results exist, the audit's inputs loaded,
+        pytest finished normally (not interrupted, not stopped by -x/--maxfail),
+        nothing outside the compliance results failed, and no result blocks.
+        A stale waiver does not block: its control passed, which is what the
+        gate asks; every report shows the waiver as stale so it gets removed.
+        """
+        finished = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+        stopped = session.shouldfail or session.shouldstop
+        other_failures = session.testsfailed - self.failed_count()
+        return bool(self.results and self.failure is None and finished and not stopped
+                    and other_failures <= 0 and not self.blocking_results())
 
     def metadata(self) -> dict:
         stack = self._stack
@@ -110,8 +249,12 @@ class Audit:
                        "sha256": self._policy.sha256 if self._policy else None},
             "images": sorted({(c.image_ref, ", ".join(c.image_digests) or c.attrs["Image"])
                               for c in stack.containers}) if stack else [],
+            "waivers": {"path": self.option("waivers"),
+                        "sha256": self._waivers.sha256 if self._waivers else None},
             "suite_version": __version__,
         }
 
     def write_reports(self, report_dir: Path) -> None:
-        """Written by compliance.report (see that package)."""
+        """compliance.json and compliance.sarif; junit.xml and compliance.html are
+        written by pytest's junitxml and pytest-html (see compliance.report)."""
+        report.write_all(self, report_dir)

@@ -47,6 +47,22 @@ CATALOG: dict[str, Control] = {
             "Reference the image by an exact version tag or by digest (image@sha256:...).",
         ),
         Control(
+            "IMG-02", "Image has a clean, fresh vulnerability scan", "high",
+            "Vulnerability scan completed", "4.4",
+            "Only a recent scan of exactly the running image (its ID or digest, not just "
+            "its tag) shows that no known CRITICAL or HIGH vulnerability ships with it.",
+            "Scan the running image (`trivy image --format json --output reports/trivy/NAME.json "
+            "IMAGE`), rebuild on patched packages until no forbidden finding remains, rescan "
+            "within the policy's maximum age; accept a finding only in .trivyignore with exp:.",
+        ),
+        Control(
+            "IMG-03", "Image is not older than the update schedule allows", "low",
+            "Vulnerability scan completed", "4.4",
+            "Base images get monthly patch updates; an image built longer ago than the "
+            "schedule allows runs packages that missed at least one of them.",
+            "Rebuild the image on the current patch release of its base and redeploy.",
+        ),
+        Control(
             "USR-01", "Container runs as a non-root user", "high",
             "Containers run as non-root users", "4.1",
             "A process running as root inside the container is root on the host's "
@@ -141,6 +157,25 @@ CATALOG: dict[str, Control] = {
             stack_level=True,
         ),
         Control(
+            "NET-04", "Denied flows are unreachable, allowed flows work", "high",
+            _NETWORK, "",
+            "Network isolation is proven, not assumed: from inside each source container a "
+            "denied connection (e.g. frontend to the database) must fail, and an allowed "
+            "one must work, so a block is the network's doing and not a broken probe.",
+            "Attach each service only to the networks its allowed flows need; keep the "
+            "database on an internal network the frontend does not join.",
+            stack_level=True, live=True,
+        ),
+        Control(
+            "NET-05", "Database connections use TLS", "high",
+            _NETWORK, "",
+            "Credentials and data cross the database network in clear text unless the "
+            "server offers TLS and every client insists on it.",
+            "Enable ssl in PostgreSQL (server certificate and key) and use "
+            "sslmode=require, verify-ca or verify-full in every client DSN.",
+            stack_level=True, live=True,
+        ),
+        Control(
             "SEC-01", "Required Docker secrets are mounted", "high",
             _SECRETS, "",
             "Credentials come from Docker secrets files, not from the environment or "
@@ -154,6 +189,24 @@ CATALOG: dict[str, Control] = {
             "and leak into logs and crash reports.",
             "Move the value into a Docker secret and pass its path (e.g. DB_PASSWORD_FILE="
             "/run/secrets/postgres_password).",
+        ),
+        Control(
+            "SEC-03", "Secret files are private and strong", "high",
+            "Secrets generation (permissions 600)", "",
+            "A secret file others can read, a short or placeholder value, or one "
+            "committed to git is a credential already given away.",
+            "Generate each missing secret with scripts/generate-secrets (48 random bytes, "
+            "mode 600), keep secret files out of git (.gitignore), and chmod 600 the rest.",
+            stack_level=True,
+        ),
+        Control(
+            "CMP-01", "Running container matches its declared compose config", "medium",
+            "(all items: what was declared is what runs)", "",
+            "Every other control is only as good as the promise that the reviewed "
+            "compose files are what runs; a stack started from an older file or changed "
+            "by hand breaks that promise silently.",
+            "Recreate the service from the reviewed files (`docker compose up -d "
+            "--force-recreate SERVICE`) and make every change in the compose files.",
         ),
     )
 }

@@ -8,10 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
+from pytest_metadata.plugin import metadata_key
 
-from compliance import controls, outcomes
+from compliance import controls, outcomes, probes
 from compliance.audit import Audit
 from compliance.outcomes import ControlError, ControlFailed, Result
+from compliance.report import html, outputs, scrub, terminal
 
 AUDIT = pytest.StashKey[Audit]()
 FINDING = pytest.StashKey[object]()
@@ -34,12 +36,23 @@ def pytest_addoption(parser):
                     help="where the reports go (default: reports/)")
     group.addoption("--no-live", action="store_true",
                     help="skip the live probes; they report `skipped`")
+    group.addoption("--probe-image", metavar="IMAGE", default=probes.PROBE_IMAGE,
+                    help="image of the live probe containers: a busybox with sh, nc, timeout, "
+                         f"dd, od (default: {probes.PROBE_IMAGE})")
+    group.addoption("--static-only", action="store_true",
+                    help="audit only the declared config (--compose-file, the policy's secret "
+                         "files); never connect to the engine (a pre-deployment gate)")
+    group.addoption("--scan", action="store_true",
+                    help="where a trivy binary is on PATH, scan the running images into the "
+                         "reports directory first (offline, its DB must be cached)")
     parser.addini("compliance_policy", "default policy file", default="policies/passq.yml")
     parser.addini("compliance_require_full_catalog", type="bool", default=False,
                   help="fail collection unless every catalog control has a test")
 
 
+@pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-html read their paths
 def pytest_configure(config):
+    outputs.configure(config)
     config.addinivalue_line("markers", "control(id): the catalog control this test evaluates")
     for severity in controls.SEVERITIES:
         config.addinivalue_line("markers", f"severity_{severity}: controls of severity {severity}")
@@ -48,8 +61,17 @@ def pytest_configure(config):
     config.stash[AUDIT] = Audit(config)
 
 
+DESELECTED = pytest.StashKey[list]()
+
+
 def pytest_generate_tests(metafunc):
-    if "container" in metafunc.fixturenames:
+    audit = metafunc.config.stash[AUDIT]
+    if "declared_service" in metafunc.fixturenames:
+        model = audit.declared()
+        if model is not None:  # else deselected at collection (no --compose-file)
+            services = list(model.services.values())
+            metafunc.parametrize("declared_service", services, ids=[s.name for s in services])
+    if "container" in metafunc.fixturenames and not metafunc.config.getoption("static_only"):
         stack = metafunc.config.stash[AUDIT].stack()
         containers = stack.containers if stack else []
         metafunc.parametrize("container", containers, ids=[c.test_id for c in containers])
@@ -58,12 +80,14 @@ def pytest_generate_tests(metafunc):
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     audit = config.stash[AUDIT]
-    if audit.failure:
-        raise pytest.UsageError(audit.failure)
+    scope_failure = audit.static_scope_failure()
+    if audit.failure or scope_failure:
+        raise pytest.UsageError(audit.failure or scope_failure)
     covered = set()
     for item in items:
         marks = list(item.iter_markers("control"))
-        uses_stack = {"container", "stack"} & set(getattr(item, "fixturenames", ()))
+        uses_stack = {"container", "stack", "declared_service", "compose_model",
+                      "secret_files"} & set(getattr(item, "fixturenames", ()))
         if not marks and not uses_stack:
             continue
         if len(marks) != 1 or len(marks[0].args) != 1:
@@ -76,9 +100,57 @@ def pytest_collection_modifyitems(session, config, items):
         item.add_marker(f"severity_{control.severity}")
         item.add_marker(f"area_{control.area}")
         audit.apply_waiver(item, control)
+    _deselect_unreachable(config, items)
     missing = sorted(set(controls.CATALOG) - covered)
     if config.getini("compliance_require_full_catalog") and missing:
         raise pytest.UsageError(f"catalog controls without a test: {', '.join(missing)}")
+
+
+def _deselect_unreachable(config, items) -> None:
+    """Without an engine (--static-only) tests of containers and of the live stack cannot
+    run; without --compose-file there are no declared services. Deselect them, counted."""
+    static, declared = config.getoption("static_only"), config.getoption("compose_file")
+    reasons, kept, dropped = {}, [], []
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if static and {"container", "stack"} & names:
+            reasons["--static-only: tests that need the running stack"] = reasons.get(
+                "--static-only: tests that need the running stack", 0) + 1
+        elif not declared and "declared_service" in names:
+            reasons["no --compose-file: checks of declared services"] = reasons.get(
+                "no --compose-file: checks of declared services", 0) + 1
+        else:
+            kept.append(item)
+            continue
+        dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+    config.stash[DESELECTED] = [f"{reason}: {n} deselected" for reason, n in reasons.items()]
+
+
+def pytest_collection_finish(session):
+    """A session without compliance tests is no audit: it writes no reports."""
+    audit = session.config.stash[AUDIT]
+    audit.collected = sum(item.get_closest_marker("control") is not None for item in session.items)
+    if not audit.active:
+        outputs.release(session.config)
+
+
+def pytest_report_collectionfinish(config):
+    return [f"passq-compliance: {line}" for line in config.stash.get(DESELECTED, [])]
+
+
+@pytest.fixture(scope="session")
+def compose_model(pytestconfig):
+    """The declared compose model (compliance.compose.Model), or None without --compose-file."""
+    return pytestconfig.stash[AUDIT].declared()
+
+
+@pytest.fixture(scope="session")
+def secret_files(pytestconfig):
+    """SEC-03's facts about the secret files compose and the policy name (None: none named)."""
+    return pytestconfig.stash[AUDIT].secret_files()
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +161,23 @@ def policy(pytestconfig):
 @pytest.fixture(scope="session")
 def stack(pytestconfig):
     return pytestconfig.stash[AUDIT].stack()
+
+
+@pytest.fixture(scope="session")
+def live(pytestconfig, stack, policy):
+    """The live probes of this run (NET-04, NET-05, HRD-02's write probe), probed on first use."""
+    if pytestconfig.getoption("no_live"):
+        pytest.skip("live probes disabled (--no-live)")
+    runner = probes.ProbeRunner(pytestconfig.stash[AUDIT].engine, pytestconfig.getoption("probe_image"))
+    observed = probes.Live(runner, stack, policy)
+    yield observed
+    observed.close()
+
+
+@pytest.fixture(scope="session")
+def vulnerability_reports(pytestconfig):
+    """The run's Trivy reports (compliance.trivy.Reports), read once."""
+    return pytestconfig.stash[AUDIT].vulnerability_reports()
 
 
 @pytest.fixture
@@ -121,31 +210,42 @@ def pytest_runtest_makereport(item, call):
         return report
     audit = item.config.stash[AUDIT]
     container = getattr(item, "callspec", None) and item.callspec.params.get("container")
+    declared = getattr(item, "callspec", None) and item.callspec.params.get("declared_service")
     finding = item.stash.get(FINDING, None)
     outcome = _outcome(report, call)
     evidence = finding.evidence if finding else ""
     message = finding.message if finding else audit.redact(_reason(report, call))
     result = Result(
         control=mark.args[0],
-        service=container.service if container else None,
+        service=container.service if container else (declared.name if declared else None),
         container=container.name if container else None,
         nodeid=report.nodeid, outcome=outcome, evidence=evidence, message=message,
         waiver=audit.waiver_for(item), duration_s=round(report.duration, 4),
     )
-    report.user_properties += [("control", result.control), ("outcome", outcome),
-                               ("service", result.service or ""), ("evidence", evidence)]
+    scrub.scrub(report, audit.redact)
+    result = audit.record(result)
+    waiver_status = result.waiver["status"] if result.waiver else ""
+    properties = [("control", result.control), ("outcome", outcome),
+                  ("service", result.service or ""), ("evidence", evidence),
+                  ("waiver", waiver_status)]
+    item.user_properties += properties  # junitxml writes the teardown report's copy
+    report.user_properties += properties
     report.compliance_outcome = outcome
-    audit.record(result)
+    report.compliance_waiver = waiver_status
+    report.compliance_record = html.record(result, audit.redact)  # plain data: xdist-safe
+    report.extras = [*getattr(report, "extras", []), html.record_extra(report.compliance_record)]
     return report
 
 
 def _outcome(report, call) -> str:
-    if hasattr(report, "wasxfail"):
-        return "waived" if report.skipped else "failed"
+    if hasattr(report, "wasxfail"):  # a waiver's xfail: it waived the failure, or the check passed
+        return "waived" if report.skipped else "passed"
     if report.passed:
         return "passed"
     if report.skipped:
         return "skipped"
+    if report.when == "call" and call.excinfo is None:
+        return "passed"  # strict XPASS: the waived control passed (a stale waiver)
     if report.when == "call" and call.excinfo and call.excinfo.errisinstance(ControlFailed):
         return "failed"
     return "error"
@@ -167,19 +267,49 @@ def pytest_report_teststatus(report, config):
         return "error", "E", "ERROR"
     if outcome == "waived":
         return "waived", "w", "WAIVED"
+    if getattr(report, "compliance_waiver", "") == "stale" and report.when == "call":
+        return "stale waiver", "S", ("STALE WAIVER", {"yellow": True})
     return None
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
-    """The gate: only unwaived failures at or above --fail-on, and errors, fail the run."""
+    """The gate: only unwaived failures at or above --fail-on, and errors, fail the run
+    (Audit.gate); then the reports, which never claim a pass for a run without results."""
     audit = session.config.stash[AUDIT]
-    if not audit.results:
+    if not audit.active:
         return
     audit.finish(time.time())
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        blocking = audit.blocking_results()
-        other_failures = session.testsfailed - audit.failed_count()
-        session.exitstatus = (pytest.ExitCode.TESTS_FAILED if blocking or other_failures > 0
-                              else pytest.ExitCode.OK)
+    audit.passed = audit.gate(session)
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not (
+            session.config.option.collectonly):
+        session.exitstatus = pytest.ExitCode.OK if audit.passed else pytest.ExitCode.TESTS_FAILED
     audit.write_reports(Path(session.config.getoption("report_dir")))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    audit = config.stash[AUDIT]
+    if audit.active:
+        terminal.summary(terminalreporter, audit, config.getoption("report_dir"))
+
+
+# -- compliance.html through pytest-html (compliance/report/html.py) ------------
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_report_title(report):
+    html.report_title(report, report.config.stash[AUDIT])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_summary(prefix, summary, postfix, session):
+    html.results_summary(prefix, session, session.config.stash[AUDIT], session.config.stash[metadata_key])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_header(cells):
+    html.results_table_header(cells)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_row(report, cells):
+    html.results_table_row(report, cells)
