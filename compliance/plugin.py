@@ -4,6 +4,7 @@ Hooks and fixtures only; what a control decides lives in compliance/checks,
 what a control is lives in compliance/controls.
 """
 
+import itertools
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from compliance.report import html, outputs, scrub, terminal
 
 AUDIT = pytest.StashKey[Audit]()
 FINDING = pytest.StashKey[object]()
-SEVERITY_RANK = {s: i for i, s in enumerate(controls.SEVERITIES)}
+PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--compose-file")
 
 
 def pytest_addoption(parser):
@@ -52,6 +53,7 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-html read their paths
 def pytest_configure(config):
+    _refuse_a_misread_rootdir(config)
     outputs.configure(config)
     config.addinivalue_line("markers", "control(id): the catalog control this test evaluates")
     for severity in controls.SEVERITIES:
@@ -59,6 +61,20 @@ def pytest_configure(config):
     for area in sorted({c.area for c in controls.CATALOG.values()}):
         config.addinivalue_line("markers", f"area_{area}: controls of area {area.upper()}")
     config.stash[AUDIT] = Audit(config)
+
+
+def _refuse_a_misread_rootdir(config) -> None:
+    """pytest picks its rootdir and ini file before plugins load, so it takes the value of
+    `--report-dir /elsewhere` for a test path: the project's pytest.ini is then silently
+    lost and the wrong tests are collected. Say so instead of auditing the wrong thing."""
+    if config.inipath is not None:
+        return
+    args = list(config.invocation_params.args)
+    for option, value in itertools.pairwise(args):
+        if option in PATH_OPTIONS and Path(value).exists():
+            raise pytest.UsageError(
+                f"pytest read `{option} {value}` as a test path and lost its configuration "
+                f"(no pytest.ini found from {config.rootpath}); write {option}={value}")
 
 
 DESELECTED = pytest.StashKey[list]()

@@ -18,6 +18,7 @@ import pytest
 
 from compliance import engine, inventory, policy, probes
 from compliance.checks import live as checks
+from tests.live import stack_up
 
 ROOT = Path(__file__).resolve().parent.parent
 BUSYBOX = "passq-fixture/busybox:1.35"
@@ -31,14 +32,6 @@ HRD02 = "test_hardening_live.py::test_read_only_rootfs_live"
 @pytest.fixture(scope="module")
 def client():
     return docker.from_env()
-
-
-def ensure_stack(client, name: str) -> None:
-    """Bring a fixture stack up unless it already runs (scripts/stack up is idempotent)."""
-    running = client.containers.list(filters={"label": f"{inventory.PROJECT_LABEL}={name}"})
-    if not running:
-        subprocess.run([str(ROOT / "scripts/stack"), "up", name], check=True, cwd=ROOT,
-                       capture_output=True, timeout=300)
 
 
 def run_suite(tmp_path, stack: str, policy_path: str, *extra: str, tests=LIVE_TESTS):
@@ -68,8 +61,8 @@ def no_probe_left(owner: str | None = None) -> list:
 # -- the fixture stacks --------------------------------------------------------------------
 
 
-def test_passq_staging_passes_the_live_controls(client, tmp_path):
-    ensure_stack(client, "passq-staging")
+def test_passq_staging_passes_the_live_controls(tmp_path):
+    stack_up("passq-staging")
     results, _ = run_suite(tmp_path, "passq-staging", "policies/passq.yml")
     assert results[NET04][0] == "passed", results[NET04]
     assert "deny frontend -> db:5432: blocked" in results[NET04][1]
@@ -84,8 +77,8 @@ def test_passq_staging_passes_the_live_controls(client, tmp_path):
                 if probes._owner_gone((c.get("Labels") or {}).get(probes.OWNER_LABEL, ""))]
 
 
-def test_weak_fails_them_and_never_prints_a_planted_secret(client, tmp_path):
-    ensure_stack(client, "weak")
+def test_weak_fails_them_and_never_prints_a_planted_secret(tmp_path):
+    stack_up("weak")
     results, output = run_suite(tmp_path, "weak", "fixtures/stacks/weak/policy.yml")
     assert results[NET04][0] == "failed"
     assert "deny web -> db:5432: failed" in results[NET04][1]
@@ -101,8 +94,8 @@ def test_weak_fails_them_and_never_prints_a_planted_secret(client, tmp_path):
     assert "weak-secret-" not in output
 
 
-def test_hardened_passes_net04_from_a_target_without_a_shell(client, tmp_path):
-    ensure_stack(client, "hardened")
+def test_hardened_passes_net04_from_a_target_without_a_shell(tmp_path):
+    stack_up("hardened")
     results, _ = run_suite(tmp_path, "hardened", "fixtures/stacks/hardened/policy.yml")
     assert results[NET04][0] == "passed"
     assert "hardened-web-1 -> " in results[NET04][1]  # web runs the noshell image

@@ -15,23 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import stack_up
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOKWORM = "passq-fixture/bookworm:12.1"
 STAGING = ("backend", "db", "frontend")
 
 
-def ensure_up(stack: str) -> None:
-    states = subprocess.run(
-        ["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={stack}",
-         "--format", "{{.State}}"], capture_output=True, text=True, check=True).stdout.split()
-    if not states or (stack == "passq-staging" and set(states) != {"running"}):
-        subprocess.run([str(ROOT / "scripts" / "stack"), "up", stack], check=True,
-                       capture_output=True, timeout=600)
-
-
 @pytest.fixture(scope="module")
 def staging():
-    ensure_up("passq-staging")
+    stack_up("passq-staging")
     return "passq-staging"
 
 
@@ -91,7 +84,7 @@ def test_each_report_defect(staging, cases, tmp_path, case, outcome, text):
 
 
 def test_weak_stack_fails_where_it_has_no_report_or_a_forbidden_finding(tmp_path):
-    ensure_up("weak")
+    stack_up("weak")
     _, results = audit(tmp_path, "weak", "--policy", "fixtures/stacks/weak/policy.yml")
     db, jobs = results[("IMG-02", "db")], results[("IMG-02", "jobs")]
     assert db["outcome"] == "failed" and "1 CRITICAL, 1 HIGH" in db["evidence"]
