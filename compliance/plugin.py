@@ -65,13 +65,13 @@ def pytest_configure(config):
 
 def _refuse_a_misread_rootdir(config) -> None:
     """pytest picks its rootdir and ini file before plugins load, so it takes the value of
-    `--report-dir /elsewhere` for a test path: the project's pytest.ini is then silently
-    lost and the wrong tests are collected. Say so instead of auditing the wrong thing."""
-    if config.inipath is not None:
+    `--report-dir /elsewhere` for a test path: rooted there, the project's pytest.ini is
+    silently lost and the wrong tests are collected. Say so instead of auditing the wrong thing."""
+    if config.inipath is not None or config.rootpath == config.invocation_params.dir:
         return
-    args = list(config.invocation_params.args)
-    for option, value in itertools.pairwise(args):
-        if option in PATH_OPTIONS and Path(value).exists():
+    for option, value in itertools.pairwise(config.invocation_params.args):
+        path = Path(config.invocation_params.dir, value)
+        if option in PATH_OPTIONS and config.rootpath in (path, path.parent):
             raise pytest.UsageError(
                 f"pytest read `{option} {value}` as a test path and lost its configuration "
                 f"(no pytest.ini found from {config.rootpath}); write {option}={value}")
