@@ -71,7 +71,7 @@ def _refuse_a_misread_rootdir(config) -> None:
         return
     for option, value in itertools.pairwise(config.invocation_params.args):
         path = Path(config.invocation_params.dir, value)
-        if option in PATH_OPTIONS and config.rootpath in (path, path.parent):
+        if option in PATH_OPTIONS and (path == config.rootpath or config.rootpath in path.parents):
             raise pytest.UsageError(
                 f"pytest read `{option} {value}` as a test path and lost its configuration "
                 f"(no pytest.ini found from {config.rootpath}); write {option}={value}")

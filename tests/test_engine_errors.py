@@ -32,6 +32,6 @@ def test_a_report_dir_outside_the_project_is_not_taken_for_a_test_path(tmp_path)
     """pytest would root itself at the existing directory and lose pytest.ini."""
     run = audit("--stack", "hardened", "--report-dir", str(tmp_path))
     assert run.returncode == 4
-    assert run.output.strip() == (f"ERROR: pytest read `--report-dir {tmp_path}` as a test path and lost "
-                                  f"its configuration (no pytest.ini found from {tmp_path}); write "
-                                  f"--report-dir={tmp_path}")
+    assert run.output.strip().startswith(
+        f"ERROR: pytest read `--report-dir {tmp_path}` as a test path and lost its configuration")
+    assert run.output.strip().endswith(f"write --report-dir={tmp_path}")
