@@ -18,7 +18,7 @@ from html import escape
 from pytest_html import extras
 
 from compliance import controls, waivers
-from compliance.report import views
+from compliance.report import views, vulnerabilities
 
 BOX = {True: "\u2611", False: "\u2610"}  # ☑ ☐
 # After pytest-html's own Result column, which its filters and sorting read
@@ -78,7 +78,7 @@ def results_summary(prefix, session, audit, metadata) -> None:
         metadata[key] = e.tree(value)  # keys are shown as text, values as HTML
     passed = audit.gate(session)
     prefix.extend([STYLE, '<div class="passq">', _checklist(audit, passed, e), _matrix(audit, e),
-                   _waivers(audit, e), _provenance(audit, e), "</div>"])
+                   _vulnerabilities(audit), _waivers(audit, e), _provenance(audit, e), "</div>"])
 
 
 def results_table_header(cells) -> None:
@@ -185,6 +185,16 @@ def _matrix(audit, e) -> str:
                     f'{e(control.severity)}</span></th>{"".join(tds)}</tr>')
     return (f'<h2>Controls \u00d7 services</h2><table class="matrix"><tr><th>Control</th>{head}</tr>'
             f'{"".join(body)}</table>')
+
+
+def _vulnerabilities(audit) -> str:
+    """Per running image: its scan's counts and top findings (only when IMG-02 was evaluated)."""
+    if not any(r.control == "IMG-02" for r in audit.results) or audit.stack() is None:
+        return ""
+    fragment = vulnerabilities.html_fragment(
+        audit.vulnerability_reports(), audit.stack().containers,
+        max_age_days=audit.policy.vulnerability_max_age_days)
+    return audit.redact(fragment)
 
 
 def _waivers(audit, e) -> str:
