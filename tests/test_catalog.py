@@ -1,0 +1,37 @@
+"""The catalog is the contract's control table (../shared/spec/controls.md), to the letter."""
+
+import re
+from pathlib import Path
+
+from compliance import controls
+
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "controls.md"
+ROW = re.compile(r"^\| (?P<id>[A-Z]{3}-\d\d) \| (?P<title>[^|]+) \| (?P<severity>\w+) \| (?P<item>[^|]+) \| "
+                 r"(?P<cis>[^|]+) \|$")
+
+
+def spec_rows() -> dict[str, dict]:
+    return {m["id"]: m.groupdict() for m in map(ROW.match, SPEC.read_text().splitlines()) if m}
+
+
+def test_every_contract_control_is_in_the_catalog_with_its_title_severity_and_cis():
+    rows = spec_rows()
+    assert list(rows) == list(controls.CATALOG)
+    for control_id, row in rows.items():
+        control = controls.CATALOG[control_id]
+        title = re.sub(r" \((stack|stack, live)\)$", "", row["title"].strip())
+        assert (control.title, control.severity) == (title, row["severity"])
+        assert control.cis == ("" if row["cis"].strip() == "\u2014" else row["cis"].strip())
+        assert control.stack_level == ("(stack" in row["title"])
+        assert control.live == ("live)" in row["title"])
+
+
+def test_the_checklist_covers_every_control_but_the_drift_check():
+    listed = [control for _, ids in controls.CHECKLIST for control in ids]
+    assert len(listed) == len(set(listed))
+    assert set(controls.CATALOG) - set(listed) == {"CMP-01"}  # it spans all items
+
+
+def test_the_markdown_table_lists_every_control():
+    table = controls.markdown()
+    assert all(f"| {control_id} | " in table for control_id in controls.CATALOG)
