@@ -5,13 +5,13 @@ negative limit is an error naming the file, line and key, raised before any
 check runs, because a typo must never silently switch a control off.
 """
 
-import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-import yaml
+from compliance import yamlfile
+from compliance.yamlfile import kind
 
 SEVERITY_NAMES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -94,38 +94,8 @@ def parse_size(text: str | int) -> int:
 
 def load(path: str | Path) -> Policy:
     """Read, validate and merge a policy file."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-        data = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
-    except UnicodeDecodeError:
-        raise PolicyError(f"{path}: policy is not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PolicyError(f"{where}: malformed YAML: {problem}") from None
-    return _Reader(str(path), lines).policy(data or {}, hashlib.sha256(raw).hexdigest())
-
-
-def _key_lines(node, path=(), out=None) -> dict[tuple, int]:
-    """Map each key path, e.g. ('services', 'db', 'user'), to its 1-based line."""
-    out = {} if out is None else out
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = (*path, key.value)
-            out[sub] = key.start_mark.line + 1
-            _key_lines(value, sub, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            out[(*path, index)] = item.start_mark.line + 1
-            _key_lines(item, (*path, index), out)
-    return out
+    source = yamlfile.read(path, "policy", PolicyError)
+    return _Reader(source).policy(source.data or {}, source.sha256)
 
 
 _SERVICE_KEYS = {f.name for f in fields(ServicePolicy)}
@@ -134,20 +104,18 @@ _SERVICE_KEYS = {f.name for f in fields(ServicePolicy)}
 class _Reader:
     """Validates the decoded YAML against the schema, path by path."""
 
-    def __init__(self, filename: str, lines: dict[tuple, int]):
-        self.filename = filename
-        self.lines = lines
+    def __init__(self, source: yamlfile.YamlFile):
+        self.filename = source.path
+        self.where = source.where
 
     def error(self, path: tuple, problem: str) -> PolicyError:
-        line = next((self.lines[path[:n]] for n in range(len(path), 0, -1)
-                     if path[:n] in self.lines), None)
-        where = f"{self.filename}:{line}" if line else self.filename
+        where = self.where(path)
         key = ".".join(str(p) for p in path) or "(top level)"
         return PolicyError(f"{where}: {key}: {problem}")
 
     def mapping(self, value, path, allowed) -> dict:
         if not isinstance(value, dict):
-            raise self.error(path, f"expected a mapping, got {_kind(value)}")
+            raise self.error(path, f"expected a mapping, got {kind(value)}")
         for key in value:
             if key not in allowed:
                 raise self.error((*path, key), f"unknown key (allowed: {', '.join(sorted(allowed))})")
@@ -155,21 +123,21 @@ class _Reader:
 
     def string(self, value, path) -> str:
         if not isinstance(value, str) or not value:
-            raise self.error(path, f"expected a non-empty string, got {_kind(value)}")
+            raise self.error(path, f"expected a non-empty string, got {kind(value)}")
         return value
 
     def strings(self, value, path) -> tuple[str, ...]:
         if not isinstance(value, list):
-            raise self.error(path, f"expected a list, got {_kind(value)}")
+            raise self.error(path, f"expected a list, got {kind(value)}")
         return tuple(self.string(v, (*path, i)) for i, v in enumerate(value))
 
-    def number(self, value, path, kind=int, positive=True):
-        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-            raise self.error(path, f"expected {'a number' if kind is float else 'an integer'}, "
-                                   f"got {_kind(value)}")
+    def number(self, value, path, as_type=int, positive=True):
+        if isinstance(value, bool) or not isinstance(value, (int, float) if as_type is float else int):
+            raise self.error(path, f"expected {'a number' if as_type is float else 'an integer'}, "
+                                   f"got {kind(value)}")
         if value < 0 or (positive and value == 0):
             raise self.error(path, f"must be {'positive' if positive else 'zero or more'}, got {value}")
-        return kind(value)
+        return as_type(value)
 
     def policy(self, data, sha256) -> Policy:
         top = {"stack", "defaults", "services", "networks", "flows", "database", "secrets",
@@ -253,7 +221,7 @@ class _Reader:
 
     def flows(self, items, path, known) -> tuple[Flow, ...]:
         if not isinstance(items, list):
-            raise self.error(path, f"expected a list, got {_kind(items)}")
+            raise self.error(path, f"expected a list, got {kind(items)}")
         out = []
         for i, item in enumerate(items):
             where = (*path, i)
@@ -301,7 +269,3 @@ class _Reader:
                     raise self.error((*path, "forbid", i), f"unknown severity {severity!r}")
             out["vulnerability_forbid"] = forbid
         return out
-
-
-def _kind(value) -> str:
-    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]

@@ -12,15 +12,14 @@ an error is never waived, an expired waiver does not apply, and a waiver whose
 control now passes is stale and reported as such.
 """
 
-import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
 import yaml
 
-from compliance import controls
-from compliance.policy import _key_lines, _kind
+from compliance import controls, yamlfile
+from compliance.yamlfile import kind
 
 REQUIRED = ("control", "reason", "approved_by", "expires")
 KEYS = (*REQUIRED, "service")
@@ -86,24 +85,8 @@ class WaiverFile:
 
 def load(path: str | Path) -> WaiverFile:
     """Read and validate a waiver file (a YAML list; an empty file waives nothing)."""
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise WaiverError(f"{path}: cannot read waivers: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader
-        lines = _key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
-    except UnicodeDecodeError:
-        raise WaiverError(f"{path}: waiver file is not UTF-8 text") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise WaiverError(f"{where}: malformed YAML: {problem}") from None
-    reader = _Reader(str(path), lines)
-    return WaiverFile(str(path), hashlib.sha256(raw).hexdigest(), reader.waivers(data))
+    source = yamlfile.read(path, "waivers", WaiverError, loader=_Loader)
+    return WaiverFile(source.path, source.sha256, _Reader(source).waivers(source.data))
 
 
 def settle(result):
@@ -154,15 +137,13 @@ def unused(waiver_file: WaiverFile | None, results, today: date) -> list[dict]:
 class _Reader:
     """Validates the decoded YAML, entry by entry, naming file:line: key."""
 
-    def __init__(self, filename: str, lines: dict[tuple, int]):
-        self.filename = filename
-        self.lines = lines
+    def __init__(self, source: yamlfile.YamlFile):
+        self.source = source
+        self.lines = source.lines
 
     def error(self, path: tuple, problem: str, key: str | None = None) -> WaiverError:
         """`path` is (entry index, key); the line is the key's, else the entry's."""
-        line = next((self.lines[path[:n]] for n in range(len(path), 0, -1)
-                     if path[:n] in self.lines), None)
-        where = f"{self.filename}:{line}" if line else self.filename
+        where = self.source.where(path)
         key = key or (str(path[-1]) if len(path) > 1 else "(waiver)" if path else "(top level)")
         return WaiverError(f"{where}: {key}: {problem}")
 
@@ -170,7 +151,7 @@ class _Reader:
         if data is None:
             return ()
         if not isinstance(data, list):
-            raise self.error((), f"expected a list of waivers, got {_kind(data)}")
+            raise self.error((), f"expected a list of waivers, got {kind(data)}")
         seen: dict[tuple, int] = {}
         out = []
         for index, entry in enumerate(data):
@@ -184,7 +165,7 @@ class _Reader:
 
     def waiver(self, entry, path) -> Waiver:
         if not isinstance(entry, dict):
-            raise self.error(path, f"expected a mapping, got {_kind(entry)}")
+            raise self.error(path, f"expected a mapping, got {kind(entry)}")
         for key in entry:
             if key not in KEYS:
                 raise self.error((*path, key), f"unknown key (allowed: {', '.join(sorted(KEYS))})")
@@ -209,11 +190,11 @@ class _Reader:
 
     def string(self, value, path) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.error(path, f"expected a non-empty string, got {_kind(value)}")
+            raise self.error(path, f"expected a non-empty string, got {kind(value)}")
         return value.strip()
 
     def date(self, value, path) -> date:
         try:
             return date.fromisoformat(value if isinstance(value, str) else "")
         except ValueError:
-            raise self.error(path, f"expected a date YYYY-MM-DD, got {_kind(value)}") from None
+            raise self.error(path, f"expected a date YYYY-MM-DD, got {kind(value)}") from None

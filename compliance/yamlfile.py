@@ -1,0 +1,67 @@
+"""Read a YAML input (policy, waivers) with the line of every key.
+
+Both files promise errors as `file:line: key: problem`, so both are read the
+same way: bytes (for their SHA-256 in the reports), decoded data, and a map
+from each key path to the line it stands on.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class YamlFile:
+    path: str
+    sha256: str
+    data: object
+    lines: dict  # key path, e.g. ('services', 'db', 'user') or (0, 'control') -> 1-based line
+
+    def where(self, key_path: tuple) -> str:
+        """`file:line` of the key (or of its nearest parent that has a line)."""
+        line = next((self.lines[key_path[:n]] for n in range(len(key_path), 0, -1)
+                     if key_path[:n] in self.lines), None)
+        return f"{self.path}:{line}" if line else self.path
+
+
+def read(path: str | Path, what: str, error: type[Exception], loader=yaml.SafeLoader) -> YamlFile:
+    """Load `path`; any problem is `error("file[:line]: ...")` naming `what` it was meant to be."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+        data = yaml.load(text, Loader=loader)
+        lines = key_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+    except UnicodeDecodeError:
+        raise error(f"{path}: {what} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{where}: malformed YAML: {problem}") from None
+    return YamlFile(str(path), hashlib.sha256(raw).hexdigest(), data, lines)
+
+
+def key_lines(node, path=(), out=None) -> dict[tuple, int]:
+    """Map each key path to its 1-based line."""
+    out = {} if out is None else out
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = (*path, key.value)
+            out[sub] = key.start_mark.line + 1
+            key_lines(value, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            out[(*path, index)] = item.start_mark.line + 1
+            key_lines(item, (*path, index), out)
+    return out
+
+
+def kind(value) -> str:
+    """How a wrong value reads in an error: its type and (short) repr."""
+    return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]
