@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from compliance import __version__, compose, controls, engine, inventory, report, secret_files, trivy, waivers
+from compliance.changes import Watch
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
 from compliance.redact import Redactor
@@ -29,6 +30,7 @@ class Audit:
         self._policy = None
         self._engine = None
         self._stack = None
+        self._watch: Watch | None = None
         self._declared = None  # the compose model of --compose-file, once loaded
         self._vulnerability_reports = None
         self._waivers: waivers.WaiverFile | None = None
@@ -72,14 +74,27 @@ class Audit:
             return None
         try:
             self._engine = engine.connect(self.option("docker_host"))
+            # Opened before the snapshot, so no change after it goes unnoticed.
+            self._watch = Watch(self._engine, self.stack_name)
             self._stack = inventory.take(self._engine, self.stack_name)
         except (engine.EngineError, inventory.InventoryError) as exc:
             self.failure = f"stack {self.stack_name!r}: {exc}"
+            self.close()
             return None
         self.redact = Redactor.for_containers(self._stack.containers,
                                               policy.credential_env_patterns)
         self._learn_declared_secrets()
         return self._stack
+
+    def changed(self, container) -> str | None:
+        """Why the snapshot no longer describes `container` (removed, restarted, ... since
+        it was taken), or None."""
+        return self._watch.changed(container.id) if self._watch else None
+
+    def close(self) -> None:
+        """Stop watching the engine (the end of the run)."""
+        if self._watch is not None:
+            self._watch.close()
 
     @property
     def engine(self):

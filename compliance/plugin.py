@@ -216,6 +216,17 @@ def verdict(request, pytestconfig):
     return report
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A container that changed since the snapshot (removed, restarted, ...) cannot be
+    judged from it: its remaining controls are errors with the reason, never passes."""
+    container = getattr(item, "callspec", None) and item.callspec.params.get("container")
+    if container is not None and item.get_closest_marker("control") is not None:
+        changed = item.config.stash[AUDIT].changed(container)
+        if changed:
+            raise ControlError(f"could not evaluate {container.name}: {changed}")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
@@ -293,6 +304,7 @@ def pytest_sessionfinish(session, exitstatus):
     """The gate: only unwaived failures at or above --fail-on, and errors, fail the run
     (Audit.gate); then the reports, which never claim a pass for a run without results."""
     audit = session.config.stash[AUDIT]
+    audit.close()
     if not audit.active:
         return
     audit.finish(time.time())

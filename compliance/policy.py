@@ -8,6 +8,7 @@ check runs, because a typo must never silently switch a control off.
 import ipaddress
 import re
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal
 from pathlib import Path
 
 from compliance import yamlfile
@@ -89,7 +90,8 @@ def parse_size(text: str | int) -> int:
     if not match:
         raise ValueError(f"expected a size like 512M or 1G, got {text!r}")
     number, unit = match.groups()
-    return int(float(number) * 1024 ** "bkmgt".index((unit or "b").lower()))
+    # Decimal, not float: a float of 400 digits is inf, and int(inf) raises OverflowError
+    return int(Decimal(number) * 1024 ** "bkmgt".index((unit or "b").lower()))
 
 
 def load(path: str | Path) -> Policy:

@@ -408,6 +408,9 @@ class ProbeRunner:
             return self._one(spec)
         except ProbeError as exc:
             return exc
+        except docker.errors.APIError as exc:  # e.g. the target vanished: "No such container: <id>"
+            said = exc.explanation if isinstance(exc.explanation, str) and exc.explanation else str(exc)
+            return ProbeError(f"probe container failed: {said.splitlines()[0][:300]}")
         except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
             return ProbeError(f"probe container failed: {str(exc).splitlines()[0][:300]}")
 

@@ -8,7 +8,9 @@ values of non-credential variables (`1`, `true`, `C.UTF-8`) are left alone:
 replacing them everywhere would destroy the evidence, and they are no secrets.
 """
 
+import itertools
 import re
+import shlex
 from collections.abc import Iterable
 
 MARK = "[REDACTED]"
@@ -17,6 +19,7 @@ MIN_ANY = 8  # any env value this long is treated as possibly secret
 MIN_CREDENTIAL = 3  # a credential-named value this long is always redacted
 _DSN_PASSWORD = re.compile(r"://[^:/?#@\s]*:([^@/?#\s]+)@")
 _ASSIGNMENT = re.compile(r"^-{0,2}([A-Za-z_][A-Za-z0-9_.-]*)[=:](.+)$")
+_FLAG = re.compile(r"^-{1,2}([A-Za-z_][A-Za-z0-9_.-]*)$")
 
 
 def looks_like_credential(name: str, patterns: Iterable[str]) -> bool:
@@ -44,7 +47,7 @@ class Redactor:
 
     @classmethod
     def for_containers(cls, containers, patterns) -> "Redactor":
-        """Collect candidate secrets from every container's env, args and labels."""
+        """Collect candidate secrets from every container's env, args, labels and healthcheck."""
         found: list[str] = []
         for container in containers:
             config = container.config
@@ -62,4 +65,32 @@ class Redactor:
                     found.append(value)
             for arg in args:
                 found += dsn_passwords(arg)
+            healthchecks = [(c.get("Healthcheck") or {}).get("Test") or ()
+                            for c in (config, (getattr(container, "image", None) or {}).get("Config") or {})]
+            found += command_secrets([*args, *(a for test in healthchecks for a in test[1:])],
+                                     patterns)
         return cls(found)
+
+
+def command_secrets(args: Iterable[str], patterns: Iterable[str]) -> list[str]:
+    """Credential values a command line carries beyond `NAME=value` arguments: inside shell
+    strings (`sh -c '...'`, a healthcheck's CMD-SHELL), a `--password VALUE` pair, a
+    `Token: VALUE` header, a DSN's password. Only credential-named values: a command's
+    other words are evidence (a healthcheck's URL), not secrets."""
+    patterns = tuple(patterns)
+    words: list[str] = []
+    for arg in args:
+        words.append(arg)
+        if any(c.isspace() for c in arg):
+            try:
+                words += shlex.split(arg)
+            except ValueError:  # unbalanced quotes: still look at each word
+                words += arg.split()
+    found = [p for word in words for p in dsn_passwords(word)]
+    pairs = [m.groups() for m in map(_ASSIGNMENT.match, words) if m]
+    pairs += [(m.group(1), value) for word, value in itertools.pairwise(words)
+              if (m := _FLAG.match(word))]
+    for name, value in pairs:
+        if looks_like_credential(name, patterns) and not value.startswith(SECRETS_DIR):
+            found += [v for v in (value, value.strip()) if len(v.strip()) >= MIN_CREDENTIAL]
+    return found

@@ -44,21 +44,30 @@ def read(path: str | Path, what: str, error: type[Exception], loader=yaml.SafeLo
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"{where}: malformed YAML: {problem}") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for values it cannot build (`!!timestamp nope`)
+        raise error(f"{path}: malformed YAML: cannot read a value ({type(exc).__name__})") from None
     return YamlFile(str(path), hashlib.sha256(raw).hexdigest(), data, lines)
 
 
-def key_lines(node, path=(), out=None) -> dict[tuple, int]:
-    """Map each key path to its 1-based line."""
+def key_lines(node, path=(), out=None, seen=None) -> dict[tuple, int]:
+    """Map each key path to its 1-based line. A node reached again through an alias is
+    not walked again (`&a [*a]` would never end); its lines are its anchor's."""
     out = {} if out is None else out
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return out
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            sub = (*path, key.value)
-            out[sub] = key.start_mark.line + 1
-            key_lines(value, sub, out)
+            if isinstance(key, yaml.ScalarNode):  # a complex key (`? [a, b]`) has no path
+                sub = (*path, key.value)
+                out[sub] = key.start_mark.line + 1
+                key_lines(value, sub, out, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             out[(*path, index)] = item.start_mark.line + 1
-            key_lines(item, (*path, index), out)
+            key_lines(item, (*path, index), out, seen)
     return out
 
 

@@ -8,6 +8,11 @@ def summary(terminalreporter, audit, report_dir) -> None:
     tr.write_sep("-", "passq-compliance")
     if audit.failure:
         tr.write_line(f"NOT AUDITED: {audit.failure}", red=True)
+    stack = None if audit.failure or audit.option("static_only") else audit.stack()
+    if stack is not None and not any(c.state.get("Running") for c in stack.containers):
+        tr.write_line(f"NOTHING RUNNING: all {len(stack.containers)} containers of stack "
+                      f"{stack.name!r} are stopped; HLT-02 fails for each and no live probe "
+                      "can run", red=True)
     verdict = "PASSED" if audit.passed else "FAILED"
     tr.write_line(f"release gate (--fail-on {audit.option('fail_on')}): {verdict}",
                   green=bool(audit.passed), red=not audit.passed)

@@ -1,0 +1,69 @@
+"""Notice a stack changing under the audit: a container removed, stopped, restarted,
+paused or reconfigured after the snapshot was taken.
+
+The checks read one snapshot (compliance.inventory); a container that changes
+in the middle of a run no longer matches it, so a pass for it would vouch for
+a container that is gone. The engine's event stream, opened before the
+snapshot is taken (one request, held for the run), names every such
+container; the plugin turns its remaining controls into `error`.
+"""
+
+import contextlib
+import threading
+from collections.abc import Mapping
+
+from compliance.engine import Engine
+from compliance.inventory import PROJECT_LABEL
+
+# Container events after which the snapshot no longer describes the container.
+# Not health_status (HLT-02 judges the snapshot's health), not exec_* (ours and
+# healthchecks'), not kill (a signal that may change nothing).
+ACTIONS = {
+    "destroy": "removed", "die": "stopped", "start": "started", "restart": "restarted",
+    "pause": "paused", "unpause": "unpaused", "oom": "ran out of memory",
+    "update": "reconfigured (docker update)", "rename": "renamed",
+}
+
+
+class Watch:
+    """The containers of one project that changed since the watch started."""
+
+    def __init__(self, engine: Engine, project: str):
+        self._changed: dict[str, list[str]] = {}
+        self._stream = None
+        self.problem = ""
+        try:
+            self._stream = engine.api.events(
+                decode=True, filters={"type": "container", "label": f"{PROJECT_LABEL}={project}"})
+        except Exception as exc:  # an engine without events: the audit goes on, unwatched
+            self.problem = f"cannot watch the engine's events: {exc}"
+            return
+        threading.Thread(target=self._read, name="passq-compliance-events", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for event in self._stream:
+                self.seen(event)
+        except Exception:  # closed at the end of the run, or the engine went away
+            return
+
+    def seen(self, event: Mapping) -> None:
+        action = str(event.get("Action") or event.get("status") or "")
+        container_id = (event.get("Actor") or {}).get("ID") or event.get("id") or ""
+        if action in ACTIONS and container_id:
+            happened = self._changed.setdefault(container_id, [])
+            if ACTIONS[action] not in happened:
+                happened.append(ACTIONS[action])
+
+    def changed(self, container_id: str) -> str | None:
+        """Why the snapshot no longer describes this container, or None."""
+        happened = self._changed.get(container_id)
+        if not happened:
+            return None
+        return (f"the container was {', then '.join(happened)} during the run: the snapshot "
+                "taken at the start no longer describes it")
+
+    def close(self) -> None:
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                self._stream.close()
