@@ -4,7 +4,6 @@ leave no probe container behind."""
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -240,27 +239,3 @@ def test_no_live_skips_with_the_reason(tmp_path, project):
     assert results
     for outcome, _, message in results.values():
         assert outcome == "skipped" and "live probes disabled (--no-live)" in message
-
-
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupted_run_leaves_no_probe_container(tmp_path, project, signum):
-    name, policy_path = project
-    child = subprocess.Popen(
-        [sys.executable, "-m", "pytest", LIVE_TESTS[0], "--stack", name, "--policy", policy_path,
-         "--report-dir", str(tmp_path), "-p", "no:cacheprovider"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    owner = f"{socket.gethostname()}:{child.pid}"
-    try:
-        deadline = time.monotonic() + 60
-        while not no_probe_left(owner):  # wait until a probe container runs
-            assert child.poll() is None, child.stdout.read()
-            assert time.monotonic() < deadline, "no probe container appeared"
-            time.sleep(0.02)
-        child.send_signal(signum)
-        output, _ = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode != 0, output
-    assert "KeyboardInterrupt" in output or "signal" in output, output
-    assert no_probe_left(owner) == []
