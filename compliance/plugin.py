@@ -180,14 +180,25 @@ def stack(pytestconfig):
 
 
 @pytest.fixture(scope="session")
-def live(pytestconfig, stack, policy):
-    """The live probes of this run (NET-04, NET-05, HRD-02's write probe), probed on first use."""
+def live(request, pytestconfig, stack, policy):
+    """The live probes of this run (NET-04, NET-05, HRD-02's write probe), probed on first use:
+    every kind a selected test reads at once, their probe containers in one pool."""
     if pytestconfig.getoption("no_live"):
         pytest.skip("live probes disabled (--no-live)")
     runner = probes.ProbeRunner(pytestconfig.stash[AUDIT].engine, pytestconfig.getoption("probe_image"))
-    observed = probes.Live(runner, stack, policy)
+    observed = probes.Live(runner, stack, policy, together=_live_kinds(request.session.items))
     yield observed
     observed.close()
+
+
+def _live_kinds(items) -> set[str]:
+    """The kinds of live observation (probes.KINDS) the session's selected tests read."""
+    kinds = set()
+    for item in items:
+        mark = item.get_closest_marker("control")
+        if mark and mark.args and "live" in getattr(item, "fixturenames", ()):
+            kinds.add(probes.PROBES_OF_CONTROL.get(mark.args[0]))
+    return kinds - {None}
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -283,6 +283,16 @@ class _Spec:
     environment: Mapping | None = None
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """One kind of probe, planned: its probe containers, and how their outputs become
+    observations. Batches of several kinds run in one pool (ProbeRunner.run_batches)."""
+
+    specs: list[_Spec]
+    finish: Callable[[list], object]  # the outputs of `specs`, in order -> the observations
+    runs: bool = True  # False: nothing to run, not even the probe image check
+
+
 class ProbeRunner:
     """Runs probe containers on one engine, concurrently, and always cleans up."""
 
@@ -456,10 +466,21 @@ class ProbeRunner:
 
     # -- the probes -----------------------------------------------------------------
 
+    def run_batches(self, batches: list["_Batch"]) -> list:
+        """Run several planned batches in one pool (each yields what its `finish` makes);
+        the same probes and observations as running them one after the other, sooner."""
+        outputs = iter(self.run([spec for b in batches if b.runs for spec in b.specs]))
+        return [b.finish([next(outputs) for _ in b.specs] if b.runs else []) for b in batches]
+
     def connects(self, jobs: list[tuple[Container, list[tuple[str, str, int]]]],
                  allowed: set[str]) -> list[dict[str, tuple[str, str]] | ProbeError]:
         """For each (source container, [(attempt id, address, port)]): attempt id ->
         (result, detail), tried concurrently from inside the source's network namespace."""
+        batch = self.connects_batch(jobs, allowed)
+        return batch.finish(self.run(batch.specs))
+
+    def connects_batch(self, jobs: list[tuple[Container, list[tuple[str, str, int]]]],
+                       allowed: set[str]) -> _Batch:
         specs = []
         for source, attempts in jobs:
             args = [str(self.connect_timeout)]
@@ -467,49 +488,62 @@ class ProbeRunner:
                 _check_target(address, allowed)
                 args += [attempt_id, address, str(port)]
             specs.append(_Spec(_CONNECT_SCRIPT, tuple(args), network_mode=f"container:{source.id}"))
-        return [out if isinstance(out, ProbeError) else _parsed(parse_connects, out)
-                for out in self.run(specs)]
+        return _Batch(specs, lambda outs: [
+            out if isinstance(out, ProbeError) else _parsed(parse_connects, out) for out in outs])
 
     def ssl_request(self, container: Container, targets: list[str], port: int,
                     allowed: set[str]) -> dict[str, tuple[str, str | None, str]] | ProbeError:
         """Send the SSLRequest from inside `container`'s network namespace to each address
         in turn: address -> (result, answer, detail)."""
+        batch = self.ssl_batch(container, targets, port, allowed)
+        return batch.finish(self.run(batch.specs))
+
+    def ssl_batch(self, container: Container, targets: list[str], port: int,
+                  allowed: set[str]) -> _Batch:
         for address in targets:
             _check_target(address, allowed)
         spec = _Spec(_SSL_SCRIPT, (str(self.connect_timeout), str(port), *targets),
                      network_mode=f"container:{container.id}",
                      environment={"PROBE_SSL": _SSL_EXCHANGE})
-        out = self.run([spec])[0]
-        return out if isinstance(out, ProbeError) else _parsed(parse_ssl, out)
+        return _Batch([spec], lambda outs: outs[0] if isinstance(outs[0], ProbeError)
+                      else _parsed(parse_ssl, outs[0]))
 
     def writes(self, containers: list[Container]) -> list[WriteObservation]:
         """Try to create a file at / of each (running) container, as its real uid:gid."""
+        batch = self.writes_batch(containers)
+        return batch.finish(self.run(batch.specs))
+
+    def writes_batch(self, containers: list[Container]) -> _Batch:
         path = f"/.passq-compliance-probe-{self.run_id}"
         specs, ids = [], []
         for container in containers:
             ids.append(str(container.process) if container.process else "")
             specs.append(write_spec(container, path) if container.process else None)
-        outputs = iter(self.run([s for s in specs if s is not None]))
-        observations = []
-        for container, spec, as_ids in zip(containers, specs, ids, strict=True):
-            if spec is None:
-                observations.append(WriteObservation(
-                    container.name, path, as_ids, "error",
-                    detail="the real uid:gid of the main process is unknown"))
-                continue
-            out = next(outputs)
-            if isinstance(out, str):
-                try:
-                    result, errno, left, removed, detail = parse_write(out)
-                except ProbeError as exc:
-                    out = exc
-            if isinstance(out, ProbeError):
-                observations.append(WriteObservation(container.name, path, as_ids, "error",
-                                                     detail=str(out)))
-                continue
-            observations.append(WriteObservation(container.name, path, as_ids, result, errno,
-                                                 left, removed, detail))
-        return observations
+
+        def finish(outs: list) -> list[WriteObservation]:
+            outputs = iter(outs)
+            observations = []
+            for container, spec, as_ids in zip(containers, specs, ids, strict=True):
+                if spec is None:
+                    observations.append(WriteObservation(
+                        container.name, path, as_ids, "error",
+                        detail="the real uid:gid of the main process is unknown"))
+                    continue
+                out = next(outputs)
+                if isinstance(out, str):
+                    try:
+                        result, errno, left, removed, detail = parse_write(out)
+                    except ProbeError as exc:
+                        out = exc
+                if isinstance(out, ProbeError):
+                    observations.append(WriteObservation(container.name, path, as_ids, "error",
+                                                         detail=str(out)))
+                    continue
+                observations.append(WriteObservation(container.name, path, as_ids, result, errno,
+                                                     left, removed, detail))
+            return observations
+
+        return _Batch([s for s in specs if s is not None], finish)
 
 
 def write_spec(container: Container, path: str) -> _Spec:
@@ -574,13 +608,23 @@ def _sigterm_interrupts():
 # -- one run's live observations, taken once ------------------------------------------
 
 
-class Live:
-    """The live observations of one audit run; each kind is probed once, on first use."""
+KINDS = ("flows", "tls", "writes")  # in the order their probes are queued: the slowest first
+PROBES_OF_CONTROL = {"NET-04": "flows", "NET-05": "tls", "HRD-02": "writes"}  # what each live control reads
 
-    def __init__(self, runner: ProbeRunner, stack: Stack, policy: Policy):
+
+class Live:
+    """The live observations of one audit run; each kind is probed once, on first use.
+
+    `together` names the kinds the run will read (see KINDS): the first read probes all of
+    them in one pool, so their probe containers run concurrently instead of one kind after
+    the other. The observations are the same either way.
+    """
+
+    def __init__(self, runner: ProbeRunner, stack: Stack, policy: Policy, together: Iterable[str] = ()):
         self.runner = runner
         self.stack = stack
         self.policy = policy
+        self.together = frozenset(together)
         self._flows: list[FlowObservation] | None = None
         self._tls: list[TlsObservation] | ProbeError | None = None
         self._writes: dict[str, WriteObservation] | None = None
@@ -594,80 +638,134 @@ class Live:
     def flows(self) -> list[FlowObservation]:
         """NET-04: every deny and allow flow of the policy, probed."""
         if self._flows is None:
-            try:
-                self._start()
-                self._flows = probe_flows(self.runner, self.stack, self.policy)
-            except ProbeError as exc:  # e.g. no probe image: every flow is unprobed
-                self._flows = [FlowObservation(f, kind, problem=str(exc)) for kind, flows in
-                               (("deny", self.policy.deny_flows), ("allow", self.policy.allow_flows))
-                               for f in flows]
+            self._probe({"flows"} | self.together)
         return self._flows
 
     def tls(self) -> list[TlsObservation] | ProbeError:
         """NET-05: the database's answers to the SSLRequest ([] when there is no database)."""
         if self._tls is None:
-            try:
-                self._start()
-                self._tls = probe_tls(self.runner, self.stack, self.policy)
-            except ProbeError as exc:
-                self._tls = exc
+            self._probe({"tls"} | self.together)
         return self._tls
 
     def write(self, container: Container) -> WriteObservation | None:
         """HRD-02: the write attempt on `container`'s root filesystem; None when it does not
         run. All running containers of the stack are probed at once, on first use."""
         if self._writes is None:
-            targets = running(self.stack.containers)
-            try:
-                self._start()
-                observed = self.runner.writes(targets)
-            except ProbeError as exc:
-                path = f"/.passq-compliance-probe-{self.runner.run_id}"
-                observed = [WriteObservation(c.name, path, str(c.process or ""), "error",
-                                             detail=str(exc)) for c in targets]
-            self._writes = {c.id: o for c, o in zip(targets, observed, strict=True)}
+            self._probe({"writes"} | self.together)
         return self._writes.get(container.id)
 
     def close(self) -> None:
         self.runner.cleanup()
 
+    # -- probing several kinds at once ------------------------------------------------
+
+    def _probe(self, kinds: set[str]) -> None:
+        """Observe every kind of `kinds` not yet observed, all their probes in one pool."""
+        self._start()
+        planned: dict[str, _Batch] = {}
+        for kind in KINDS:
+            if kind in kinds and self._observed(kind) is None:
+                try:
+                    planned[kind] = self._plan(kind)
+                except ProbeError as exc:
+                    self._keep(kind, self._failed(kind, exc))
+        runs = [kind for kind, batch in planned.items() if batch.runs]
+        try:
+            observed = dict(zip(runs, self.runner.run_batches([planned[k] for k in runs]), strict=True))
+        except ProbeError as exc:  # e.g. no probe image: every kind that needed a probe failed
+            observed = {kind: self._failed(kind, exc) for kind in runs}
+        for kind, batch in planned.items():
+            self._keep(kind, observed[kind] if batch.runs else batch.finish([]))
+
+    def _observed(self, kind: str):
+        return {"flows": self._flows, "tls": self._tls, "writes": self._writes}[kind]
+
+    def _plan(self, kind: str) -> "_Batch":
+        if kind == "flows":
+            return flows_batch(self.runner, self.stack, self.policy)
+        if kind == "tls":
+            return tls_batch(self.runner, self.stack, self.policy)
+        return self.runner.writes_batch(running(self.stack.containers))
+
+    def _failed(self, kind: str, exc: ProbeError):
+        """What a kind observed when its probes could not run at all."""
+        if kind == "flows":  # every flow is unprobed
+            return [FlowObservation(f, k, problem=str(exc)) for k, flows in
+                    (("deny", self.policy.deny_flows), ("allow", self.policy.allow_flows)) for f in flows]
+        if kind == "tls":
+            return exc
+        path = f"/.passq-compliance-probe-{self.runner.run_id}"
+        return [WriteObservation(c.name, path, str(c.process or ""), "error", detail=str(exc))
+                for c in running(self.stack.containers)]
+
+    def _keep(self, kind: str, observed) -> None:
+        if kind == "flows":
+            self._flows = observed
+        elif kind == "tls":
+            self._tls = observed
+        else:
+            targets = running(self.stack.containers)
+            self._writes = {c.id: o for c, o in zip(targets, observed, strict=True)}
+
 
 def probe_flows(runner: ProbeRunner, stack: Stack, policy: Policy) -> list[FlowObservation]:
     """Plan every flow's attempts, run one probe per source container, collect."""
-    allowed = stack_addresses(stack)
-    flows = [("deny", f) for f in policy.deny_flows] + [("allow", f) for f in policy.allow_flows]
-    problems: dict[int, str] = {}
-    planned: dict[str, list] = {}  # source id -> [(attempt id, flow index, target, address, net)]
-    sources: dict[str, Container] = {}
-    for index, (_kind, flow) in enumerate(flows):
-        froms, tos = running(stack.service(flow.source)), running(stack.service(flow.target))
-        if not froms:
-            problems[index] = f"no running container of service {flow.source!r} to probe from"
-            continue
-        targets = [(t, address, net) for t in tos for address, net in addresses(t)]
-        if not targets:
-            problems[index] = f"no running container of service {flow.target!r} with an address"
-            continue
-        for source in froms:
-            sources[source.id] = source
-            for target, address, net in targets:
-                attempts = planned.setdefault(source.id, [])
-                attempts.append((f"a{index}-{len(attempts)}", index, target, address, net))
-    order = list(planned)
-    jobs = [(sources[sid], [(a[0], a[3], flows[a[1]][1].port) for a in planned[sid]]) for sid in order]
-    outputs = runner.connects(jobs, allowed) if jobs else []
-    attempts_of: dict[int, list[Attempt]] = {}
-    for sid, out in zip(order, outputs, strict=True):
-        for attempt_id, index, target, address, net in planned[sid]:
-            flow = flows[index][1]
-            if isinstance(out, ProbeError):
-                result, detail = "error", str(out)
-            else:
-                result, detail = out.get(attempt_id, ("error", "no observation for this attempt"))
-            attempts_of.setdefault(index, []).append(
-                Attempt(flow, sources[sid].name, target.name, address, net, result, detail))
-    return [FlowObservation(flow, kind, tuple(attempts_of.get(i, ())), problems.get(i, ""))
-            for i, (kind, flow) in enumerate(flows)]
+    plan = _FlowPlan(stack, policy)
+    return plan.collect(runner.connects(plan.jobs, plan.allowed) if plan.jobs else [])
+
+
+def flows_batch(runner: ProbeRunner, stack: Stack, policy: Policy) -> _Batch:
+    """probe_flows, planned to run in one pool with other kinds (Live)."""
+    plan = _FlowPlan(stack, policy)
+    connects = runner.connects_batch(plan.jobs, plan.allowed)
+    return _Batch(connects.specs, lambda outs: plan.collect(connects.finish(outs) if plan.jobs else []),
+                  runs=bool(plan.jobs))
+
+
+class _FlowPlan:
+    """Every flow's attempts: one probe per source container, trying each target address."""
+
+    def __init__(self, stack: Stack, policy: Policy):
+        self.allowed = stack_addresses(stack)
+        self.flows = flows = ([("deny", f) for f in policy.deny_flows]
+                              + [("allow", f) for f in policy.allow_flows])
+        self.problems: dict[int, str] = {}
+        # source id -> [(attempt id, flow index, target, address, net)]
+        planned: dict[str, list] = {}
+        self.planned = planned
+        self.sources: dict[str, Container] = {}
+        for index, (_kind, flow) in enumerate(flows):
+            froms, tos = running(stack.service(flow.source)), running(stack.service(flow.target))
+            if not froms:
+                self.problems[index] = f"no running container of service {flow.source!r} to probe from"
+                continue
+            targets = [(t, address, net) for t in tos for address, net in addresses(t)]
+            if not targets:
+                self.problems[index] = f"no running container of service {flow.target!r} with an address"
+                continue
+            for source in froms:
+                self.sources[source.id] = source
+                for target, address, net in targets:
+                    attempts = planned.setdefault(source.id, [])
+                    attempts.append((f"a{index}-{len(attempts)}", index, target, address, net))
+        self.order = list(planned)
+        self.jobs = [(self.sources[sid], [(a[0], a[3], flows[a[1]][1].port) for a in planned[sid]])
+                     for sid in self.order]
+
+    def collect(self, outputs: list) -> list[FlowObservation]:
+        """The observations, from each job's output (or the ProbeError that stopped it)."""
+        attempts_of: dict[int, list[Attempt]] = {}
+        for sid, out in zip(self.order, outputs, strict=True):
+            for attempt_id, index, target, address, net in self.planned[sid]:
+                flow = self.flows[index][1]
+                if isinstance(out, ProbeError):
+                    result, detail = "error", str(out)
+                else:
+                    result, detail = out.get(attempt_id, ("error", "no observation for this attempt"))
+                attempts_of.setdefault(index, []).append(
+                    Attempt(flow, self.sources[sid].name, target.name, address, net, result, detail))
+        return [FlowObservation(flow, kind, tuple(attempts_of.get(i, ())), self.problems.get(i, ""))
+                for i, (kind, flow) in enumerate(self.flows)]
 
 
 def probe_tls(runner: ProbeRunner, stack: Stack, policy: Policy) -> list[TlsObservation] | ProbeError:
@@ -689,3 +787,33 @@ def probe_tls(runner: ProbeRunner, stack: Stack, policy: Policy) -> list[TlsObse
             result, answer, detail = out.get(address, ("error", None, "no observation"))
             observations.append(TlsObservation(db.name, address, port, result, answer, detail))
     return observations
+
+
+def tls_batch(runner: ProbeRunner, stack: Stack, policy: Policy) -> _Batch:
+    """probe_tls, planned to run in one pool with other kinds (Live): one SSLRequest probe per
+    running database container, read as probe_tls reads them."""
+    if policy.database is None:
+        return _Batch([], lambda outs: [], runs=False)
+    allowed = stack_addresses(stack)
+    port = policy.database.port
+    databases = running(stack.service(policy.database.service))
+    if not databases:
+        missing = ProbeError(f"no running container of the database service {policy.database.service!r}")
+        return _Batch([], lambda outs: missing, runs=False)
+    plans = []
+    for db in databases:
+        targets = ["127.0.0.1"] + [address for address, _ in addresses(db)]
+        plans.append((db, targets, runner.ssl_batch(db, targets, port, allowed)))
+
+    def finish(outs: list) -> list[TlsObservation] | ProbeError:
+        observations = []
+        for (db, targets, ssl), out in zip(plans, outs, strict=True):
+            answers = ssl.finish([out])
+            if isinstance(answers, ProbeError):
+                return answers
+            for address in targets:
+                result, answer, detail = answers.get(address, ("error", None, "no observation"))
+                observations.append(TlsObservation(db.name, address, port, result, answer, detail))
+        return observations
+
+    return _Batch([spec for _, _, ssl in plans for spec in ssl.specs], finish)
