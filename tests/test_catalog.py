@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from compliance import controls
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "spec" / "controls.md"
@@ -11,6 +13,8 @@ ROW = re.compile(r"^\| (?P<id>[A-Z]{3}-\d\d) \| (?P<title>[^|]+) \| (?P<severity
 
 
 def spec_rows() -> dict[str, dict]:
+    if not SPEC.is_file():
+        pytest.skip(f"the contract is not beside this clone ({SPEC})")
     return {m["id"]: m.groupdict() for m in map(ROW.match, SPEC.read_text().splitlines()) if m}
 
 

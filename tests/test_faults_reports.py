@@ -196,7 +196,10 @@ def test_a_failing_assertion_with_showlocals_leaks_no_planted_secret(audit, plan
 
 # -- the target stack is left as it was ---------------------------------------------------
 
-VOLATILE = (("State", "Health", "Log"), ("State", "Health", "FailingStreak"))
+# The engine's own healthcheck keeps running during the audit: its log, streak and, on a
+# loaded machine, its verdict may move on without any doing of ours.
+VOLATILE = (("State", "Health", "Log"), ("State", "Health", "FailingStreak"),
+            ("State", "Health", "Status"))
 
 
 def comparable(attrs: dict) -> dict:
@@ -259,11 +262,13 @@ def test_a_full_run_changes_nothing_in_the_stack_and_leaves_nothing_behind(clien
     outcomes = run.outcomes()
     assert outcomes[("NET-04", None)] == {"passed"}, run.output  # the probes really ran
     assert outcomes[("HRD-02", "pad")] == {"failed"}  # ... and wrote to pad's root filesystem
-    assert {i: comparable(client.api.inspect_container(i)) for i in ids} == before
+    after = {i: comparable(client.api.inspect_container(i)) for i in ids}
+    changed = {i[:12]: sorted(k for k in before[i] if before[i][k] != after[i].get(k)) for i in ids}
+    assert after == before, {i: keys for i, keys in changed.items() if keys}
     assert {i: client.api.diff(i) for i in ids} == diffs  # the probe's file is gone again
-    after = leftovers(client)
-    assert after["probes"] <= left["probes"]
-    assert after["networks"] <= left["networks"] and after["volumes"] <= left["volumes"]
+    remaining = leftovers(client)
+    assert remaining["probes"] <= left["probes"]
+    assert remaining["networks"] <= left["networks"] and remaining["volumes"] <= left["volumes"]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
