@@ -491,13 +491,6 @@ class ProbeRunner:
         return _Batch(specs, lambda outs: [
             out if isinstance(out, ProbeError) else _parsed(parse_connects, out) for out in outs])
 
-    def ssl_request(self, container: Container, targets: list[str], port: int,
-                    allowed: set[str]) -> dict[str, tuple[str, str | None, str]] | ProbeError:
-        """Send the SSLRequest from inside `container`'s network namespace to each address
-        in turn: address -> (result, answer, detail)."""
-        batch = self.ssl_batch(container, targets, port, allowed)
-        return batch.finish(self.run(batch.specs))
-
     def ssl_batch(self, container: Container, targets: list[str], port: int,
                   allowed: set[str]) -> _Batch:
         for address in targets:
@@ -507,11 +500,6 @@ class ProbeRunner:
                      environment={"PROBE_SSL": _SSL_EXCHANGE})
         return _Batch([spec], lambda outs: outs[0] if isinstance(outs[0], ProbeError)
                       else _parsed(parse_ssl, outs[0]))
-
-    def writes(self, containers: list[Container]) -> list[WriteObservation]:
-        """Try to create a file at / of each (running) container, as its real uid:gid."""
-        batch = self.writes_batch(containers)
-        return batch.finish(self.run(batch.specs))
 
     def writes_batch(self, containers: list[Container]) -> _Batch:
         path = f"/.passq-compliance-probe-{self.run_id}"
@@ -768,30 +756,9 @@ class _FlowPlan:
                 for i, (kind, flow) in enumerate(self.flows)]
 
 
-def probe_tls(runner: ProbeRunner, stack: Stack, policy: Policy) -> list[TlsObservation] | ProbeError:
-    """From inside each running database container: 127.0.0.1 first, then its own addresses."""
-    if policy.database is None:
-        return []
-    allowed = stack_addresses(stack)
-    port = policy.database.port
-    databases = running(stack.service(policy.database.service))
-    if not databases:
-        return ProbeError(f"no running container of the database service {policy.database.service!r}")
-    observations = []
-    for db in databases:
-        targets = ["127.0.0.1"] + [address for address, _ in addresses(db)]
-        out = runner.ssl_request(db, targets, port, allowed)
-        if isinstance(out, ProbeError):
-            return out
-        for address in targets:
-            result, answer, detail = out.get(address, ("error", None, "no observation"))
-            observations.append(TlsObservation(db.name, address, port, result, answer, detail))
-    return observations
-
-
 def tls_batch(runner: ProbeRunner, stack: Stack, policy: Policy) -> _Batch:
-    """probe_tls, planned to run in one pool with other kinds (Live): one SSLRequest probe per
-    running database container, read as probe_tls reads them."""
+    """NET-05's probes: from inside each running database container, the SSLRequest to
+    127.0.0.1 first, then to its own addresses (one probe container per database)."""
     if policy.database is None:
         return _Batch([], lambda outs: [], runs=False)
     allowed = stack_addresses(stack)
