@@ -123,7 +123,7 @@ class Audit:
         policy = self.policy
         if self._declared is not None and policy is not None:
             learned = self._declared.secret_candidates(policy.credential_env_patterns)
-            self.redact = Redactor([*self.redact._secrets, *learned])
+            self.redact = self.redact.learn(learned)
 
     def secret_files(self) -> list | None:
         """SEC-03's facts: the secret files compose and the policy name; None if none."""

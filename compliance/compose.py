@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 
+from compliance import redact
 from compliance.inventory import freeze
 
 TIMEOUT_S = 60
@@ -84,8 +85,6 @@ class Model:
     def secret_candidates(self, patterns) -> list[str]:
         """Values the redactor must learn: what it would learn from containers run
         from this model (literal environment values, labels, arguments)."""
-        from compliance.redact import Redactor
-
         pseudo = []
         for service in self.services.values():
             config = service.config
@@ -96,7 +95,7 @@ class Model:
                 "Cmd": [str(a) for a in config.get("command") or ()],
                 "Entrypoint": [str(a) for a in config.get("entrypoint") or ()],
             }))
-        return list(Redactor.for_containers(pseudo, patterns)._secrets)
+        return redact.candidates(pseudo, patterns)
 
 
 def _shown(path: Path) -> str:

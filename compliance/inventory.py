@@ -88,10 +88,6 @@ class Container:
         return tuple(self.image.get("RepoDigests") or ())
 
     @property
-    def env_names(self) -> tuple[str, ...]:
-        return tuple(item.split("=", 1)[0] for item in self.config.get("Env") or ())
-
-    @property
     def env(self) -> Mapping:
         """Name -> value. Values may be secrets: never put them in any output."""
         return dict(item.split("=", 1) if "=" in item else (item, "") for item in

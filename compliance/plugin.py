@@ -6,6 +6,7 @@ what a control is lives in compliance/controls.
 
 import itertools
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -126,18 +127,17 @@ def _deselect_unreachable(config, items) -> None:
     """Without an engine (--static-only) tests of containers and of the live stack cannot
     run; without --compose-file there are no declared services. Deselect them, counted."""
     static, declared = config.getoption("static_only"), config.getoption("compose_file")
-    reasons, kept, dropped = {}, [], []
+    reasons, kept, dropped = Counter(), [], []
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if static and {"container", "stack"} & names:
-            reasons["--static-only: tests that need the running stack"] = reasons.get(
-                "--static-only: tests that need the running stack", 0) + 1
+            reason = "--static-only: tests that need the running stack"
         elif not declared and "declared_service" in names:
-            reasons["no --compose-file: checks of declared services"] = reasons.get(
-                "no --compose-file: checks of declared services", 0) + 1
+            reason = "no --compose-file: checks of declared services"
         else:
             kept.append(item)
             continue
+        reasons[reason] += 1
         dropped.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

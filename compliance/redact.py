@@ -47,29 +47,38 @@ class Redactor:
 
     @classmethod
     def for_containers(cls, containers, patterns) -> "Redactor":
-        """Collect candidate secrets from every container's env, args, labels and healthcheck."""
-        found: list[str] = []
-        for container in containers:
-            config = container.config
-            pairs = [item.split("=", 1) for item in config.get("Env") or () if "=" in item]
-            pairs += list((config.get("Labels") or {}).items())
-            args = list(config.get("Cmd") or ()) + list(config.get("Entrypoint") or ())
-            pairs += [m.groups() for m in map(_ASSIGNMENT.match, args) if m]
-            for name, value in pairs:
-                found += dsn_passwords(value)
-                if value.startswith(SECRETS_DIR):
-                    continue  # a reference to a secret file, not a secret
-                credential = looks_like_credential(name, patterns)
-                if (credential and len(value) >= MIN_CREDENTIAL) or (
-                        len(value) >= MIN_ANY and not name.startswith("com.docker.")):
-                    found.append(value)
-            for arg in args:
-                found += dsn_passwords(arg)
-            healthchecks = [(c.get("Healthcheck") or {}).get("Test") or ()
-                            for c in (config, (getattr(container, "image", None) or {}).get("Config") or {})]
-            found += command_secrets([*args, *(a for test in healthchecks for a in test[1:])],
-                                     patterns)
-        return cls(found)
+        return cls(candidates(containers, patterns))
+
+    def learn(self, more: Iterable[str]) -> "Redactor":
+        """A redactor that also knows `more`."""
+        return Redactor([*self._secrets, *more])
+
+
+def candidates(containers, patterns) -> list[str]:
+    """Candidate secrets in every container's env, args, labels and healthcheck (anything
+    with a Docker-style `config`: inspected containers, or services of a compose model)."""
+    found: list[str] = []
+    for container in containers:
+        config = container.config
+        pairs = [item.split("=", 1) for item in config.get("Env") or () if "=" in item]
+        pairs += list((config.get("Labels") or {}).items())
+        args = list(config.get("Cmd") or ()) + list(config.get("Entrypoint") or ())
+        pairs += [m.groups() for m in map(_ASSIGNMENT.match, args) if m]
+        for name, value in pairs:
+            found += dsn_passwords(value)
+            if value.startswith(SECRETS_DIR):
+                continue  # a reference to a secret file, not a secret
+            credential = looks_like_credential(name, patterns)
+            if (credential and len(value) >= MIN_CREDENTIAL) or (
+                    len(value) >= MIN_ANY and not name.startswith("com.docker.")):
+                found.append(value)
+        for arg in args:
+            found += dsn_passwords(arg)
+        healthchecks = [(c.get("Healthcheck") or {}).get("Test") or ()
+                        for c in (config, (getattr(container, "image", None) or {}).get("Config") or {})]
+        found += command_secrets([*args, *(a for test in healthchecks for a in test[1:])],
+                                 patterns)
+    return found
 
 
 def command_secrets(args: Iterable[str], patterns: Iterable[str]) -> list[str]:
