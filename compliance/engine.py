@@ -35,6 +35,14 @@ class Engine:
         """True when the engine shares this machine's /proc (a local unix socket)."""
         return self.host.startswith("unix://")
 
+    def info(self) -> dict:
+        """`docker info`: engine-wide settings such as SecurityOptions (`name=no-new-privileges`).
+        {} when the engine will not say: a setting nobody could read protects nothing."""
+        try:
+            return self.api.info()
+        except (docker.errors.DockerException, requests.RequestException):
+            return {}
+
 
 class CallCounter:
     """Counts HTTP requests sent to the engine (thread-safe)."""

@@ -15,6 +15,7 @@ from types import MappingProxyType
 import docker.errors
 
 from compliance.engine import Engine
+from compliance.kernel import Ids, Kernel, parse_status
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -37,17 +38,6 @@ def freeze(value):
     return value
 
 
-@dataclass(frozen=True)
-class Ids:
-    """A uid:gid pair."""
-
-    uid: int
-    gid: int
-
-    def __str__(self) -> str:
-        return f"{self.uid}:{self.gid}"
-
-
 @dataclass(frozen=True, repr=False)
 class Container:
     """What the engine says about one container, taken once."""
@@ -59,6 +49,11 @@ class Container:
     networks: Mapping  # engine network name -> compose network name
     process: Ids | None  # real uid:gid of the main process; None when not running
     test_id: str
+    # /proc/<pid>/status of the main process on the engine host; None where unreadable
+    # (a remote engine, a stopped container)
+    kernel: Kernel | None = None
+    # the engine's `docker info` SecurityOptions (`name=no-new-privileges`, `name=seccomp,...`)
+    engine_security: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Container {self.name} ({self.service})>"
@@ -138,6 +133,7 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
         images = dict(zip(image_ids, pool.map(lambda i: _inspect_image(api, i), image_ids),
                           strict=True))
     networks = {n["Name"]: n for n in api.networks()}
+    engine_security = tuple(engine.info().get("SecurityOptions") or ())
     by_service: dict[str, int] = {}
     for attrs in inspected:
         service = _labels(attrs).get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
@@ -147,6 +143,7 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
         labels = _labels(attrs)
         service = labels.get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
         attached = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        kernel = _kernel(engine, attrs, proc)
         containers.append(Container(
             service=service,
             name=attrs["Name"].lstrip("/"),
@@ -156,9 +153,11 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
                 name: compose_network_name(networks.get(name, {"Name": name}), project)
                 for name in attached
             }),
-            process=_process_ids(engine, attrs, proc),
+            process=kernel.ids if kernel else _ids_from_top(engine, attrs),
             test_id=service if by_service[service] == 1
             else f"{service}-{labels.get(NUMBER_LABEL, attrs['Id'][:12])}",
+            kernel=kernel,
+            engine_security=engine_security,
         ))
     containers.sort(key=lambda c: c.test_id)
     stack_networks = {
@@ -188,37 +187,31 @@ def _inspect_image(api, image_id: str) -> dict:
         return {}
 
 
-def _process_ids(engine: Engine, attrs: Mapping, proc: Path) -> Ids | None:
-    """The real uid:gid of the main process, as the kernel sees it.
+def _kernel(engine: Engine, attrs: Mapping, proc: Path) -> Kernel | None:
+    """The kernel's view of the main process, from the engine host's /proc: only when the
+    engine is local and the pid really belongs to this container (its cgroup names the
+    container id), so a pid reused by another process is never read as the container's."""
+    state = attrs.get("State") or {}
+    pid = state.get("Pid") or 0
+    if not engine.is_local or not state.get("Running") or pid <= 0:
+        return None
+    try:
+        if attrs["Id"] in (proc / str(pid) / "cgroup").read_text():
+            return parse_status((proc / str(pid) / "status").read_text())
+    except OSError:
+        pass
+    return None
 
-    Read from the engine host's /proc when the engine is local and the pid
-    really belongs to this container (its cgroup names the container id);
-    otherwise asked of the engine with `docker top`.
-    """
+
+def _ids_from_top(engine: Engine, attrs: Mapping) -> Ids | None:
+    """The real uid:gid of the main process asked of the engine (`docker top`), where the
+    engine host's /proc cannot be read; None when the container is not running."""
     state = attrs.get("State") or {}
     pid = state.get("Pid") or 0
     if not state.get("Running") or pid <= 0:
         return None
-    if engine.is_local:
-        try:
-            if attrs["Id"] in (proc / str(pid) / "cgroup").read_text():
-                return _ids_from_status((proc / str(pid) / "status").read_text())
-        except OSError:
-            pass
-    return _ids_from_top(engine, attrs["Id"], pid)
-
-
-def _ids_from_status(status: str) -> Ids | None:
-    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     try:
-        return Ids(int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0]))
-    except (KeyError, IndexError, ValueError):
-        return None
-
-
-def _ids_from_top(engine: Engine, container_id: str, pid: int) -> Ids | None:
-    try:
-        top = engine.api.top(container_id, ps_args="-o pid,ruid,rgid")
+        top = engine.api.top(attrs["Id"], ps_args="-o pid,ruid,rgid")
     except docker.errors.APIError:
         return None
     titles = [t.upper() for t in top.get("Titles") or ()]

@@ -47,8 +47,8 @@ def test_each_container_is_inspected_once(two_projects):
     before = connected.calls.count
     stack = inventory.take(connected, two_projects)
     images = {c.attrs["Image"] for c in stack.containers}
-    # one list, one inspect per container, one per image, one network listing
-    assert connected.calls.count - before == 1 + len(stack.containers) + len(images) + 1
+    # one list, one inspect per container, one per image, one network listing, one `docker info`
+    assert connected.calls.count - before == 1 + len(stack.containers) + len(images) + 1 + 1
 
 
 def test_real_uid_of_the_main_process(two_projects):

@@ -33,22 +33,50 @@ def no_new_privileges_setting(option: str) -> bool | None:
     raise ValueError(f"unparseable security option {option!r}")
 
 
-@decided
-def no_new_privileges(container: Container) -> Finding:
-    """HRD-01: no-new-privileges is on. The engine applies the entries in order, so the
-    last one that names the flag decides."""
+def engine_default(container: Container, name: str) -> bool:
+    """Whether the container's engine applies security option `name` to every container
+    (`docker info` SecurityOptions: `name=no-new-privileges`, `name=seccomp,profile=default`)."""
+    return any(entry.split(",", 1)[0] == f"name={name}" for entry in container.engine_security)
+
+
+def kernel_evidence(field: str, value) -> str:
+    return f"kernel {field}={value} (/proc/<pid>/status of the main process)"
+
+
+def _configured_no_new_privileges(container: Container) -> Finding:
+    """HRD-01 as configured: the container's own entries (the engine applies them in order,
+    so the last one that names the flag decides), else the engine's default."""
     options = lookup(container.attrs, "HostConfig.SecurityOpt") or ()
     try:
         settings = [(o, no_new_privileges_setting(o)) for o in options]
     except ValueError as exc:
         return undecided(str(exc))
     named = [(o, s) for o, s in settings if s is not None]
-    if not named:
-        return failed(f"should set security_opt {NNP}:true",
-                      f"HostConfig.SecurityOpt has no {NNP} entry")
-    evidence = shown("HostConfig.SecurityOpt", [o for o, _ in named])
-    if not named[-1][1]:
-        return failed(f"should set security_opt {NNP}:true, not switch it off", evidence)
+    if named:
+        evidence = shown("HostConfig.SecurityOpt", [o for o, _ in named])
+        if not named[-1][1]:
+            return failed(f"should set security_opt {NNP}:true, not switch it off", evidence)
+        return passed(evidence)
+    if engine_default(container, NNP):
+        return passed(f"HostConfig.SecurityOpt has no {NNP} entry; the engine's default sets it "
+                      f"(docker info SecurityOptions name={NNP})")
+    return failed(f"should set security_opt {NNP}:true",
+                  f"HostConfig.SecurityOpt has no {NNP} entry and the engine's default does not set it")
+
+
+@decided
+def no_new_privileges(container: Container) -> Finding:
+    """HRD-01: no-new-privileges is on. Where the kernel's view of the main process is
+    readable it is the proof and decides; otherwise the configuration (and the engine's
+    default) does."""
+    configured = _configured_no_new_privileges(container)
+    kernel = container.kernel
+    if kernel is None or kernel.no_new_privs is None:
+        return configured
+    evidence = f"{kernel_evidence('NoNewPrivs', int(kernel.no_new_privs))}; {configured.evidence}"
+    if not kernel.no_new_privs:
+        return failed(f"should run with {NNP} (the kernel says the main process has it off)",
+                      evidence)
     return passed(evidence)
 
 
