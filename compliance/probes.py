@@ -54,21 +54,36 @@ SSL_REQUEST = "\\000\\000\\000\\010\\004\\322\\026\\057"  # length 8, code 80877
 
 # Each probe prints "@@<kind> <fields...>" lines and "@@done" last: a probe
 # without "@@done" did not finish, and its observations are incomplete.
-_CONNECT_SCRIPT = """
+# A listener that serves one connection at a time refuses a second one while it serves
+# the first (another probe kind hitting the same port at that moment is enough), so a
+# refused connect is tried again, a few times, before it counts as refused: what a
+# probe observes must not depend on which other probes ran at the same time.
+_RETRY_REFUSED = """
+try() {
+  n=0
+  while :; do
+    out=$("$@" 2>&1); rc=$?
+    case "$out" in *efused*) ;; *) break ;; esac
+    n=$((n + 1)); [ $n -ge 12 ] && break
+    sleep 0.25
+  done
+}
+"""
+_CONNECT_SCRIPT = _RETRY_REFUSED + """
 t=$1; shift
 while [ $# -ge 3 ]; do
-  ( out=$(timeout $((t + 3)) nc -w "$t" "$2" "$3" -e true </dev/null 2>&1); rc=$?
+  ( try timeout $((t + 3)) nc -w "$t" "$2" "$3" -e true </dev/null
     echo "@@connect $1 $rc" $out ) &
   shift 3
 done
 wait
 echo "@@done"
 """
-_SSL_SCRIPT = """
+_SSL_SCRIPT = _RETRY_REFUSED + """
 t=$1; port=$2; shift 2
 for address in "$@"; do
-  out=$(timeout $((t + 5)) nc -w "$t" "$address" "$port" -e sh -c "$PROBE_SSL" </dev/null 2>&1)
-  echo "@@ssl $address $?" $out
+  try timeout $((t + 5)) nc -w "$t" "$address" "$port" -e sh -c "$PROBE_SSL" </dev/null
+  echo "@@ssl $address $rc" $out
 done
 echo "@@done"
 """

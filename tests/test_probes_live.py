@@ -239,3 +239,54 @@ def test_no_live_skips_with_the_reason(tmp_path, project):
     assert results
     for outcome, _, message in results.values():
         assert outcome == "skipped" and "live probes disabled (--no-live)" in message
+
+
+# -- verdicts that must not depend on which probes ran at the same time ----------------------
+
+
+@pytest.fixture(scope="module")
+def one_listener(client, tmp_path_factory):
+    """db: a listener that serves one connection at a time (busybox `nc -l` in a loop), so a
+    second connection is refused while it serves the first; web and api share db's network,
+    the policy denies web -> db and allows api -> db, and NET-05's SSLRequest probe hits the
+    same port in the same run."""
+    name = f"onelisten-{uuid.uuid4().hex[:8]}"
+    labels = {inventory.PROJECT_LABEL: name}
+    net = client.networks.create(f"{name}_back", labels={**labels, inventory.NETWORK_LABEL: "back"})
+    containers = []
+    try:
+        for service, command in (
+                ("db", ["sh", "-c", "while :; do nc -l -p 5432 -e sh -c 'sleep 0.5'; done"]),
+                ("web", ["sleep", "600"]), ("api", ["sleep", "600"])):
+            containers.append(client.containers.run(
+                BUSYBOX, command, detach=True, network=net.name, name=f"{name}-{service}-1",
+                labels={**labels, inventory.SERVICE_LABEL: service}))
+        path = tmp_path_factory.mktemp("policy") / "policy.yml"
+        path.write_text(f"""stack: {name}
+services: {{db: {{}}, web: {{}}, api: {{}}}}
+flows:
+  deny: [{{from: web, to: db, port: 5432}}]
+  allow: [{{from: api, to: db, port: 5432}}]
+database: {{service: db, engine: postgres, port: 5432}}
+""")
+        time.sleep(0.5)
+        yield name, str(path)
+    finally:
+        for container in containers:
+            container.remove(force=True)
+        net.remove()
+
+
+def test_a_busy_one_connection_listener_never_makes_a_deny_flow_pass(tmp_path, one_listener):
+    """web reaches db's address, so the deny flow fails in every run, whether the listener
+    answered or refused because NET-05's probe held it; the allow flow connects every time."""
+    verdicts = []
+    for run in range(3):
+        (tmp_path / str(run)).mkdir()
+        results, output = run_suite(tmp_path / str(run), *one_listener)
+        assert NET04 in results, output
+        outcome, evidence, _ = results[NET04]
+        verdicts.append(outcome)
+        assert "deny web -> db:5432: failed" in evidence, evidence
+        assert "allow api -> db:5432: connected" in evidence, evidence
+    assert verdicts == ["failed"] * 3

@@ -42,13 +42,26 @@ def attempt(flow, result, source="s-x-1", address="10.0.0.2"):
 
 def test_flows_pass_when_denies_block_and_allows_connect():
     finding = live.flows([
-        FlowObservation(DENY, "deny", (attempt(DENY, "timeout"), attempt(DENY, "refused"))),
+        FlowObservation(DENY, "deny", (attempt(DENY, "timeout"), attempt(DENY, "unreachable"))),
         FlowObservation(ALLOW, "allow", (attempt(ALLOW, "timeout"), attempt(ALLOW, "connected"))),
     ])
     assert finding.outcome == "passed"
     assert "deny frontend -> db:5432: blocked" in finding.evidence
     assert "allow backend -> db:5432: connected" in finding.evidence
     assert "s-x-1 -> 10.0.0.2:5432 [net]: timeout" in finding.evidence
+
+
+def test_a_refused_deny_fails_the_target_answered():
+    """A refusal (RST) comes from the target's address: the path is open, only nothing
+    listened at that instant (a one-connection listener busy with another probe)."""
+    finding = live.flows([
+        FlowObservation(DENY, "deny", (attempt(DENY, "timeout"), attempt(DENY, "refused"))),
+        FlowObservation(ALLOW, "allow", (attempt(ALLOW, "connected"),)),
+    ])
+    assert finding.outcome == "failed"
+    assert "frontend -> db:5432 should be unreachable" in finding.message
+    assert "answered with a refusal" in finding.message
+    assert "s-x-1 -> 10.0.0.2:5432 [net]: refused" in finding.evidence
 
 
 def test_a_connected_deny_fails_whatever_the_allows_say():

@@ -13,7 +13,10 @@ from compliance.outcomes import Finding, failed, not_applicable, passed, undecid
 from compliance.policy import Database
 from compliance.probes import FlowObservation, ProbeError, TlsObservation, WriteObservation
 
-BLOCKED = ("refused", "timeout", "unreachable")
+# No address of the target answered: the only proof that a deny flow is blocked. A refusal
+# (RST) is an answer from the target's address: the path is open, only nothing listened.
+UNANSWERED = ("timeout", "unreachable")
+NOT_CONNECTED = ("refused", *UNANSWERED)
 TLS_SSLMODES = ("require", "verify-ca", "verify-full")
 LIBPQ_DEFAULT_SSLMODE = "prefer"
 _LIBPQ_KEYS = {
@@ -40,11 +43,15 @@ def _flow_status(observation: FlowObservation) -> tuple[str, str]:
     attempts = observation.attempts
     if not attempts:
         return "error", "nothing was tried"
-    errors = [a for a in attempts if a.result not in BLOCKED and a.result != "connected"]
+    errors = [a for a in attempts if a.result not in NOT_CONNECTED and a.result != "connected"]
     if observation.kind == "deny":
         hits = [a for a in attempts if a.result == "connected"]
         if hits:
             return "failed", f"connected: {hits[0]}"
+        answered = [a for a in attempts if a.result == "refused"]
+        if answered:
+            return "failed", (f"the target's address answered with a refusal, so the network path "
+                              f"is open: {answered[0]}")
         if errors:
             return "error", f"probe error: {errors[0]}"
         return "blocked", ""
@@ -53,7 +60,7 @@ def _flow_status(observation: FlowObservation) -> tuple[str, str]:
         mine = [a for a in attempts if a.source == source]
         if any(a.result == "connected" for a in mine):
             continue
-        broken = [a for a in mine if a.result not in BLOCKED]
+        broken = [a for a in mine if a.result not in NOT_CONNECTED]
         if broken:
             return "error", f"probe error: {broken[0]}"
         return "failed", f"{source} reached no address of {observation.flow.target}"
@@ -63,7 +70,9 @@ def _flow_status(observation: FlowObservation) -> tuple[str, str]:
 def flows(observations: Iterable[FlowObservation]) -> Finding:
     """NET-04: every deny flow is unreachable and every allow flow connects.
 
-    A deny flow that connected fails whatever else happened (the probe works).
+    A deny flow is unreachable only when no address of the target answered at all
+    (timeout, unreachable); one that connected, or was refused (an answer from the
+    target's address), fails whatever else happened.
     A deny flow that stayed blocked only counts when every allow flow connected
     (the same probe can connect, so the block is the network's doing);
     otherwise its verdict is `error`.
