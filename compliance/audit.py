@@ -87,9 +87,13 @@ class Audit:
         return self._stack
 
     def changed(self, container) -> str | None:
-        """Why the snapshot no longer describes `container` (removed, restarted, ... since
-        it was taken), or None."""
+        """Why the snapshot no longer describes `container` (removed, recreated or
+        reconfigured since it was taken), or None."""
         return self._watch.changed(container.id) if self._watch else None
+
+    def restarts(self, container) -> tuple[str, ...]:
+        """What the container's process did since the snapshot (stopped, started, ...)."""
+        return self._watch.restarts(container.id) if self._watch else ()
 
     def close(self) -> None:
         """Stop watching the engine (the end of the run)."""

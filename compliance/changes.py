@@ -1,11 +1,15 @@
-"""Notice a stack changing under the audit: a container removed, stopped, restarted,
-paused or reconfigured after the snapshot was taken.
+"""Notice a stack changing under the audit: a container removed, recreated or
+reconfigured after the snapshot was taken, or one that stopped and started again.
 
-The checks read one snapshot (compliance.inventory); a container that changes
-in the middle of a run no longer matches it, so a pass for it would vouch for
-a container that is gone. The engine's event stream, opened before the
-snapshot is taken (one request, held for the run), names every such
-container; the plugin turns its remaining controls into `error`.
+The checks read one snapshot (compliance.inventory). A container removed,
+recreated (its old ID is destroyed) or reconfigured in the middle of a run no
+longer matches it, so a pass for it would vouch for a container that is gone:
+the plugin turns its remaining controls into `error`. A container that only
+stopped or restarted (a crash loop under `restart: always`) keeps its
+configuration, so the snapshot still describes it: the configuration
+controls judge it, and HLT-02 fails it for not staying up. The engine's event
+stream, opened before the snapshot is taken (one request, held for the run),
+names every such container.
 """
 
 import contextlib
@@ -16,13 +20,13 @@ from compliance.engine import Engine
 from compliance.inventory import PROJECT_LABEL
 
 # Container events after which the snapshot no longer describes the container.
+RECONFIGURED = {"destroy": "removed", "update": "reconfigured (docker update)", "rename": "renamed"}
+# Events that change whether it runs, not how it is configured (HLT-02 judges them).
 # Not health_status (HLT-02 judges the snapshot's health), not exec_* (ours and
 # healthchecks'), not kill (a signal that may change nothing).
-ACTIONS = {
-    "destroy": "removed", "die": "stopped", "start": "started", "restart": "restarted",
-    "pause": "paused", "unpause": "unpaused", "oom": "ran out of memory",
-    "update": "reconfigured (docker update)", "rename": "renamed",
-}
+RESTARTED = {"die": "stopped", "start": "started", "restart": "restarted", "pause": "paused",
+             "unpause": "unpaused", "oom": "ran out of memory"}
+ACTIONS = {**RECONFIGURED, **RESTARTED}
 
 
 class Watch:
@@ -56,12 +60,18 @@ class Watch:
                 happened.append(ACTIONS[action])
 
     def changed(self, container_id: str) -> str | None:
-        """Why the snapshot no longer describes this container, or None."""
-        happened = self._changed.get(container_id)
-        if not happened:
+        """Why the snapshot no longer describes this container (removed, recreated,
+        reconfigured), or None; what it also did before is named too."""
+        happened = self._changed.get(container_id) or []
+        if not set(happened) & set(RECONFIGURED.values()):
             return None
         return (f"the container was {', then '.join(happened)} during the run: the snapshot "
                 "taken at the start no longer describes it")
+
+    def restarts(self, container_id: str) -> tuple[str, ...]:
+        """What happened to the container's process since the snapshot (stopped, started,
+        ...), in order: it does not stay up, but its configuration is still the snapshot's."""
+        return tuple(e for e in self._changed.get(container_id) or () if e in RESTARTED.values())
 
     def close(self) -> None:
         if self._stream is not None:

@@ -54,6 +54,9 @@ class Container:
     kernel: Kernel | None = None
     # the engine's `docker info` SecurityOptions (`name=no-new-privileges`, `name=seccomp,...`)
     engine_security: tuple[str, ...] = ()
+    # the engine's clock when the snapshot was taken (`docker info` SystemTime), to tell how
+    # long the container had been up (State.StartedAt is the engine's clock too)
+    engine_time: str = ""
 
     def __repr__(self) -> str:
         return f"<Container {self.name} ({self.service})>"
@@ -133,7 +136,8 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
         images = dict(zip(image_ids, pool.map(lambda i: _inspect_image(api, i), image_ids),
                           strict=True))
     networks = {n["Name"]: n for n in api.networks()}
-    engine_security = tuple(engine.info().get("SecurityOptions") or ())
+    info = engine.info()
+    engine_security = tuple(info.get("SecurityOptions") or ())
     by_service: dict[str, int] = {}
     for attrs in inspected:
         service = _labels(attrs).get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
@@ -158,6 +162,7 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
             else f"{service}-{labels.get(NUMBER_LABEL, attrs['Id'][:12])}",
             kernel=kernel,
             engine_security=engine_security,
+            engine_time=info.get("SystemTime") or "",
         ))
     containers.sort(key=lambda c: c.test_id)
     stack_networks = {

@@ -208,6 +208,12 @@ def vulnerability_reports(pytestconfig):
 
 
 @pytest.fixture
+def restarts(pytestconfig, container):
+    """What the container's process did during the run (stopped, started, ...), for HLT-02."""
+    return pytestconfig.stash[AUDIT].restarts(container)
+
+
+@pytest.fixture
 def service_policy(policy, container):
     return policy.for_service(container.service)
 
@@ -229,8 +235,8 @@ def verdict(request, pytestconfig):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """A container that changed since the snapshot (removed, restarted, ...) cannot be
-    judged from it: its remaining controls are errors with the reason, never passes."""
+    """A container removed, recreated or reconfigured since the snapshot cannot be judged
+    from it: its remaining controls are errors with the reason, never passes."""
     container = getattr(item, "callspec", None) and item.callspec.params.get("container")
     if container is not None and item.get_closest_marker("control") is not None:
         changed = item.config.stash[AUDIT].changed(container)

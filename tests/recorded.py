@@ -8,8 +8,10 @@ loader, so a recorded case exercises exactly what a live audit runs.
 Fixture keys: description, inspect (container inspect, {} for a stack-only
 case), image (image inspect or {}), networks (engine name -> compose name),
 process ("uid:gid" or null), policy (optional policy-file mapping),
-stack_networks (optional, compose name -> network inspect), test (optional:
-the test function, where a control has more than one), expect
+stack_networks (optional, compose name -> network inspect), restarts (optional: what
+the engine's events said the container did during the run, e.g. ["stopped",
+"started"]), engine_time (optional: the engine's clock at the snapshot, `docker info`
+SystemTime), test (optional: the test function, where a control has more than one), expect
 (passed|failed|skipped|error) and evidence (a substring of the finding's
 evidence; for a skipped case, of its reason).
 """
@@ -39,6 +41,7 @@ class Recorded:
     expect: str
     evidence: str
     test: str | None
+    restarts: tuple[str, ...]
     container: Container | None
     stack: Stack
     policy: Policy
@@ -52,13 +55,15 @@ def fixture_files() -> list[Path]:
     return sorted(FIXTURES.glob("*/*.json"))
 
 
-def container_from(inspect: dict, image: dict, networks: dict, process: str | None) -> Container:
+def container_from(inspect: dict, image: dict, networks: dict, process: str | None,
+                   engine_time: str = "") -> Container:
     """A Container as inventory.take builds it: service from the compose label, else the name."""
     name = inspect["Name"].lstrip("/")
     service = ((inspect.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL, name)
     ids = Ids(*map(int, process.split(":"))) if process else None
     return Container(service=service, name=name, attrs=freeze(inspect), image=freeze(image),
-                     networks=MappingProxyType(dict(networks)), process=ids, test_id=service)
+                     networks=MappingProxyType(dict(networks)), process=ids, test_id=service,
+                     engine_time=engine_time)
 
 
 def policy_from(mapping: dict | None) -> Policy:
@@ -74,11 +79,13 @@ def load(path: Path) -> Recorded:
     if data["expect"] not in OUTCOMES:
         raise ValueError(f"{path}: expect must be one of {OUTCOMES}, got {data['expect']!r}")
     container = container_from(data["inspect"], data.get("image") or {}, data.get("networks") or {},
-                               data.get("process")) if data.get("inspect") else None
+                               data.get("process"), data.get("engine_time") or "") \
+        if data.get("inspect") else None
     stack = Stack(name="recorded", containers=(container,) if container else (),
                   networks=MappingProxyType({k: freeze(v) for k, v in
                                              (data.get("stack_networks") or {}).items()}),
                   engine_host="recorded", engine_version="20.10")
     return Recorded(path=path, control=path.parent.name, description=data["description"],
                     expect=data["expect"], evidence=data["evidence"], test=data.get("test"),
-                    container=container, stack=stack, policy=policy_from(data.get("policy")))
+                    restarts=tuple(data.get("restarts") or ()), container=container, stack=stack,
+                    policy=policy_from(data.get("policy")))

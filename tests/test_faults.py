@@ -176,8 +176,8 @@ DISRUPTED = """
 
 
     @pytest.mark.control("HLT-02")
-    def test_running(container, verdict):
-        verdict(health.running_and_healthy(container))
+    def test_running(container, restarts, verdict):
+        verdict(health.running_and_healthy(container, restarts))
 
 
     @pytest.mark.control("HRD-02")
@@ -186,7 +186,10 @@ DISRUPTED = """
 """
 
 
-def test_a_container_removed_or_restarted_mid_run_errors_its_remaining_controls(audit, throwaway):
+def test_a_container_removed_mid_run_errors_its_remaining_controls_a_restarted_one_does_not(
+        audit, throwaway):
+    """Removal makes the snapshot wrong: error. A restart changes no configuration: the
+    configuration controls still judge the snapshot, and HLT-02 fails (it did not stay up)."""
     project = throwaway(steady={"user": "1000:1000", "read_only": True},
                         gone={"user": "1000:1000", "read_only": True},
                         bounced={"user": "1000:1000", "read_only": True})
@@ -198,18 +201,61 @@ def test_a_container_removed_or_restarted_mid_run_errors_its_remaining_controls(
     assert document["gate"]["passed"] is False
     by = {}
     for result in document["results"]:
-        by.setdefault(result["service"], []).append(result)
-    assert {r["outcome"] for r in by["steady"]} == {"passed"}
+        by.setdefault(result["service"], {})[result["control"]] = result
+    assert {r["outcome"] for r in by["steady"].values()} == {"passed"}
     assert len(by["gone"]) == len(by["bounced"]) == 3
-    for result in by["gone"]:
+    for result in by["gone"].values():
         assert result["outcome"] == "error"
         assert f"could not evaluate {project}-gone-1: the container was stopped" in result["message"]
         assert "removed during the run" in result["message"]
-    for result in by["bounced"]:
-        assert result["outcome"] == "error"
-        assert "stopped, then started" in result["message"], result["message"]
+    bounced = by["bounced"]
+    assert (bounced["USR-01"]["outcome"], bounced["HRD-02"]["outcome"]) == ("passed", "passed"), bounced
+    assert bounced["HLT-02"]["outcome"] == "failed"
+    assert "during the run the container stopped, then started" in bounced["HLT-02"]["evidence"]
     junit = (run.report_dir / "junit.xml").read_text()
-    assert junit.count('<property name="outcome" value="error" />') == 6
+    assert junit.count('<property name="outcome" value="error" />') == 3
+
+
+CRASH_LOOP = """
+    import pytest
+
+    from compliance.checks import hardening, health, resources
+
+
+    @pytest.mark.control("HLT-02")
+    def test_running(container, restarts, verdict):
+        verdict(health.running_and_healthy(container, restarts))
+
+
+    @pytest.mark.control("HRD-02")
+    def test_read_only(container, verdict):
+        verdict(hardening.read_only_rootfs(container))
+
+
+    @pytest.mark.control("RES-01")
+    def test_memory(container, service_policy, verdict):
+        verdict(resources.memory_limit(container, service_policy))
+"""
+
+
+def test_a_crash_looping_container_fails_hlt02_and_keeps_its_configuration_verdicts(
+        audit, throwaway):
+    """restart: always over a process that exits at once: HLT-02 fails with its state,
+    exit code and restart count; every configuration control still judges the snapshot."""
+    project = throwaway(loop={"command": ["sh", "-c", "sleep 0.3; exit 3"], "read_only": True,
+                              "restart_policy": {"Name": "always"}})
+    time.sleep(2)  # a few restarts
+    for _ in range(3):
+        run = audit(project, CRASH_LOOP)
+        by = {r["control"]: r for r in run.json()["results"]}
+        assert by["HLT-02"]["outcome"] == "failed", by["HLT-02"]
+        assert "RestartCount=" in by["HLT-02"]["evidence"]
+        evidence = by["HLT-02"]["evidence"]
+        assert any(seen in evidence for seen in (  # restarting, or caught running between two
+                "State.ExitCode=3", "during the run", "at the snapshot after its last restart")), evidence
+        assert by["HRD-02"]["outcome"] == "passed", by["HRD-02"]
+        assert by["RES-01"]["outcome"] == "failed", by["RES-01"]
+        assert "no longer describes it" not in run.text()
 
 
 def test_a_probe_into_a_vanished_container_is_an_error(client, throwaway):

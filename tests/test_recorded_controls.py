@@ -19,7 +19,7 @@ from tests.recorded import FIXTURES, ROOT, fixture_files, load
 PREFIXES = {"passed": "pass-", "failed": "fail-", "skipped": "skipped-", "error": "error-"}
 # What a recorded fixture can give a thin test; a control whose tests need more (Trivy
 # reports, the compose model, secret files) has its own fixtures elsewhere (fixtures/trivy).
-RECORDABLE = {"container", "stack", "policy", "service_policy", "verdict"}
+RECORDABLE = {"container", "stack", "policy", "service_policy", "restarts", "verdict"}
 
 
 def thin_tests() -> dict[str, list]:
@@ -63,7 +63,7 @@ def run(func, case):
 
     service_policy = case.policy.for_service(case.container.service) if case.container else None
     available = {"container": case.container, "stack": case.stack, "policy": case.policy,
-                 "service_policy": service_policy, "verdict": verdict}
+                 "service_policy": service_policy, "restarts": case.restarts, "verdict": verdict}
     kwargs = {name: available[name] for name in inspect.signature(func).parameters}
     try:
         func(**kwargs)

@@ -12,9 +12,9 @@ def test_healthcheck_defined(container, verdict):
 
 
 @pytest.mark.control("HLT-02")
-def test_running_and_healthy(container, verdict):
+def test_running_and_healthy(container, restarts, verdict):
     """The container is running and healthy."""
-    verdict(health.running_and_healthy(container))
+    verdict(health.running_and_healthy(container, restarts))
 
 
 @pytest.mark.control("HLT-02")

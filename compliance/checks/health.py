@@ -1,6 +1,7 @@
 """Health checks: a healthcheck is defined, and the service runs and is healthy (HLT-01..02)."""
 
 import re
+from datetime import datetime
 
 from compliance.checks.facts import decided, lookup, shown
 from compliance.inventory import Container, Stack
@@ -9,6 +10,9 @@ from compliance.policy import Policy
 from compliance.redact import MARK, dsn_passwords
 
 QUOTE_MAX = 160  # characters of a healthcheck command or output quoted in evidence
+# A container the engine restarted (RestartCount > 0) less than this long before the snapshot
+# has not shown that it stays up: a crash loop between two restarts looks "running".
+SETTLE_S = 60
 
 
 def quote(text: str) -> str:
@@ -55,24 +59,63 @@ def last_output(health) -> str:
         f"last check exit {last.get('ExitCode')}, no output"
 
 
+def instant(text: str) -> datetime | None:
+    """An engine timestamp (RFC 3339 with nanoseconds: `2026-11-28T13:22:44.407813569Z`)."""
+    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text or "")
+    if not match:
+        return None
+    fraction = (match.group(2) or ".0")[:7]
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    return datetime.fromisoformat(f"{match.group(1)}{fraction}{zone}")
+
+
+def _restart_count(container: Container) -> list[str]:
+    """`RestartCount=N` when the engine restarted the container: a crash loop's signature."""
+    count = lookup(container.attrs, "RestartCount", 0) or 0
+    return [shown("RestartCount", count)] if count else []
+
+
+def _just_restarted(container: Container) -> str | None:
+    """Why a running container restarted by the engine has not shown it stays up, or None."""
+    if not lookup(container.attrs, "RestartCount", 0):
+        return None
+    started, now = instant(lookup(container.attrs, "State.StartedAt", "")), instant(container.engine_time)
+    if started is None or now is None:
+        return None
+    up = (now - started).total_seconds()
+    return f"up {max(up, 0):.1f} s at the snapshot after its last restart" if up < SETTLE_S else None
+
+
 @decided
-def running_and_healthy(container: Container) -> Finding:
+def running_and_healthy(container: Container, restarts: tuple[str, ...] = ()) -> Finding:
     """HLT-02: `State.Status` is running and, where a healthcheck exists, the engine says
-    healthy. A still-starting healthcheck cannot be judged yet: an error, never a pass."""
+    healthy. A container that stopped or restarted during the run (`restarts`, seen in the
+    engine's events), or that the engine restarted just before the snapshot, does not stay
+    up, whatever the snapshot caught. A still-starting
+    healthcheck cannot be judged yet: an error, never a pass."""
     status = lookup(container.attrs, "State.Status")
     health = lookup(container.attrs, "State.Health", None)
     facts = [shown("State.Status", status)]
-    if status != "running":
-        facts.append(shown("State.ExitCode", lookup(container.attrs, "State.ExitCode", None)))
+    unsettled = _just_restarted(container) if status == "running" else None
+    if status != "running" or restarts or unsettled:
+        if status != "running":  # a running container's ExitCode is not its last exit's
+            facts.append(shown("State.ExitCode", lookup(container.attrs, "State.ExitCode", None)))
+        facts += _restart_count(container)
+        if unsettled:
+            facts.append(unsettled)
+        if restarts:
+            facts.append(f"during the run the container {', then '.join(restarts)}")
         if health:
             facts += [shown("State.Health.Status", lookup(health, "Status", None)), last_output(health)]
-        return failed("should be running", ", ".join(facts))
+        return failed("should be running and stay up" if restarts or unsettled
+                      else "should be running", ", ".join(facts))
+    facts += _restart_count(container)
     found = healthcheck(container)
     if found is None or found[0][0] == "NONE":
-        return passed(f"{facts[0]} (no healthcheck)")
+        return passed(f"{', '.join(facts)} (no healthcheck)")
     if not health:
         return undecided("a healthcheck is defined but the engine reports no State.Health",
-                         facts[0])
+                         ", ".join(facts))
     health_status = lookup(health, "Status")
     facts += [shown("State.Health.Status", health_status), last_output(health)]
     evidence = ", ".join(facts)
