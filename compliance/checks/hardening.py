@@ -61,7 +61,8 @@ def _configured_no_new_privileges(container: Container) -> Finding:
         return passed(f"HostConfig.SecurityOpt has no {NNP} entry; the engine's default sets it "
                       f"(docker info SecurityOptions name={NNP})")
     return failed(f"should set security_opt {NNP}:true",
-                  f"HostConfig.SecurityOpt has no {NNP} entry and the engine's default does not set it")
+                  f"HostConfig.SecurityOpt has no {NNP} entry, and docker info SecurityOptions "
+                  f"lists no name={NNP} (no engine default)")
 
 
 @decided

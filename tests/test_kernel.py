@@ -1,0 +1,67 @@
+"""The kernel's view of a main process (/proc/<pid>/status) and the verdicts it decides."""
+
+import dataclasses
+import json
+
+from compliance import kernel
+from compliance.checks import hardening
+from tests.recorded import FIXTURES, container_from
+
+STATUS = """Name:\tsleep
+Umask:\t0022
+State:\tS (sleeping)
+Uid:\t1001\t1001\t1001\t1001
+Gid:\t1001\t1001\t1001\t1001
+CapInh:\t0000000000000000
+CapPrm:\t0000000000000000
+CapEff:\t0000000000000000
+CapBnd:\t00000000a80425fb
+CapAmb:\t0000000000000000
+NoNewPrivs:\t1
+Seccomp:\t2
+Seccomp_filters:\t1
+"""
+
+
+def test_a_status_file_is_parsed_into_ids_flags_and_capability_names():
+    seen = kernel.parse_status(STATUS)
+    assert str(seen.ids) == "1001:1001"
+    assert (seen.no_new_privs, seen.seccomp, seen.seccomp_mode) == (True, 2, "filter")
+    assert seen.cap_eff == frozenset()
+    # moby's default set
+    assert seen.cap_bnd == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+                            "SETPCAP", "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "MKNOD",
+                            "AUDIT_WRITE", "SETFCAP"}
+
+
+def test_lines_an_old_kernel_lacks_are_none_not_off():
+    seen = kernel.parse_status("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n")
+    assert (seen.no_new_privs, seen.seccomp, seen.cap_bnd) == (None, None, None)
+    assert kernel.parse_status("garbage") is None
+
+
+def recorded(name: str, **changes):
+    data = json.loads((FIXTURES / "HRD-01" / name).read_text())
+    container = container_from(data["inspect"], data.get("image") or {}, {}, data.get("process"))
+    return dataclasses.replace(container, **changes)
+
+
+def test_the_engine_default_passes_hrd01_without_a_security_opt_entry():
+    plain = recorded("fail-not-set.json")
+    assert hardening.no_new_privileges(plain).outcome == "failed"
+    protected = dataclasses.replace(plain, engine_security=("name=seccomp,profile=default",
+                                                           "name=no-new-privileges"))
+    finding = hardening.no_new_privileges(protected)
+    assert finding.outcome == "passed"
+    assert "the engine's default sets it" in finding.evidence
+
+
+def test_the_kernel_decides_hrd01_where_it_is_readable():
+    configured = recorded("pass-colon-true.json")
+    off = kernel.parse_status(STATUS.replace("NoNewPrivs:\t1", "NoNewPrivs:\t0"))
+    finding = hardening.no_new_privileges(dataclasses.replace(configured, kernel=off))
+    assert finding.outcome == "failed" and "kernel NoNewPrivs=0" in finding.evidence
+    plain = recorded("fail-not-set.json", kernel=kernel.parse_status(STATUS))
+    assert hardening.no_new_privileges(plain).outcome == "passed"
+    switched_off = recorded("fail-colon-false.json", engine_security=("name=no-new-privileges",))
+    assert hardening.no_new_privileges(switched_off).outcome == "failed"
