@@ -215,6 +215,9 @@ def test_bad_duration_is_undecided():
     ({"image": "registry:5000/app"}, "failed"),
     ({"image": "registry:5000/app:1.2"}, "passed"),
     ({"image": "passq-fixture/busybox:stable"}, "failed"),
+    ({"image": "nextcloud:apache"}, "failed"),  # a variant, not a version
+    ({"image": "nginx:mainline"}, "failed"),
+    ({"image": "postgres:16-bookworm"}, "passed"),
     ({"image": "app@sha256:" + "a" * 64}, "passed"),
     ({"build": {"context": "."}}, "skipped"),
     ({"build": {"context": "."}, "image": "passq/app:latest"}, "failed"),

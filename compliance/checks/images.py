@@ -5,7 +5,9 @@ from compliance.outcomes import Finding, failed, passed, undecided
 
 
 def pinned_reference(reference: str, floating_tags) -> Finding:
-    """IMG-01: the reference names an exact version tag or a digest."""
+    """IMG-01: the reference names an exact version tag or a digest. A tag without a digit
+    (`apache`, `alpine`, `mainline`, `bookworm`) names a variant, which moves with every
+    release of it, so it floats whatever the policy's list says."""
     evidence = f"image={reference}"
     try:
         ref = imageref.parse(reference)
@@ -21,4 +23,8 @@ def pinned_reference(reference: str, floating_tags) -> Finding:
     if ref.tag.lower() in floating:
         return failed("should name an exact version tag or a digest, not a floating tag",
                       f"{evidence} (tag {ref.tag!r} floats)")
+    if not any(c.isdigit() for c in ref.tag):
+        return failed("should name an exact version tag or a digest, not a variant",
+                      f"{evidence} (tag {ref.tag!r} has no version number: it names a variant "
+                      "and floats)")
     return passed(f"{evidence} (tag {ref.tag!r})")
