@@ -1,14 +1,12 @@
 """Facts about the secret files on this machine, for SEC-03.
 
-Which files: every file-backed entry of the declared compose `secrets:`
-section (compose resolves `file:` against the project directory), and every
-secret the policy requires of a service, looked up in the policy's
-`secrets.dir` as `<dir>/<name>.txt` (the naming of PassQ's seed document) or
-else `<dir>/<name>`. A relative `secrets.dir` is taken from the directory
-pytest runs in; when no such directory exists there and a compose file is
-given, from the compose project directory (the first file's directory, where
-the seed keeps `secrets/` next to docker-compose.production.yml). A file named
-by both compose and the policy counts once.
+Which files: with compose files given, exactly the file-backed entries of
+their `secrets:` section, resolved as compose resolves them (against the
+project directory): the audited project's own files, never whatever lies in
+the folder the suite runs in. Without a compose file, every secret the policy
+requires of a service, looked up in the policy's `secrets.dir` (relative to
+the directory pytest runs in) as `<dir>/<name>.txt` (the naming of PassQ's
+seed document) or else `<dir>/<name>`.
 
 A secret's content is read only to measure it and to compare it with the
 known placeholders; it is never kept, returned, logged or printed: the facts
@@ -58,27 +56,23 @@ class SecretFile:
 
 def named_files(model, policy, base: Path) -> list[tuple[str, Path, str, Path | None]]:
     """(secret name, path, source, alternative path looked for) for every secret file
-    the declared model and the policy name, deduplicated by resolved path."""
-    found: dict[Path, tuple] = {}
+    the declared model names, or without a model the policy's secrets directory."""
     if model is not None:
-        for name, path in model.secret_files().items():
-            found.setdefault(Path(os.path.abspath(path)), (name, Path(os.path.abspath(path)),
-                                                           "compose", None))
-    if policy is not None and policy.secrets_dir:
-        directory = Path(os.path.abspath(base / policy.secrets_dir))
-        if not directory.is_dir() and model is not None and model.files:
-            beside = Path(os.path.abspath(Path(model.files[0]).parent / policy.secrets_dir))
-            directory = beside if beside.is_dir() else directory
-        names = set(policy.defaults.secrets)
-        for service in policy.services.values():
-            names.update(service.secrets)
-        for name in sorted(names):
-            with_txt, bare = directory / f"{name}.txt", directory / name
-            chosen, other = (bare, with_txt) if (os.path.lexists(bare) and not
-                                                  os.path.lexists(with_txt)) else (with_txt, bare)
-            if chosen not in found and other not in found:
-                found[chosen] = (name, chosen, "policy", other)
-    return list(found.values())
+        return [(name, Path(os.path.abspath(path)), "compose", None)
+                for name, path in model.secret_files().items()]
+    if policy is None or not policy.secrets_dir:
+        return []
+    directory = Path(os.path.abspath(base / policy.secrets_dir))
+    names = set(policy.defaults.secrets)
+    for service in policy.services.values():
+        names.update(service.secrets)
+    found = []
+    for name in sorted(names):
+        with_txt, bare = directory / f"{name}.txt", directory / name
+        chosen, other = (bare, with_txt) if (os.path.lexists(bare) and not
+                                              os.path.lexists(with_txt)) else (with_txt, bare)
+        found.append((name, chosen, "policy", other))
+    return found
 
 
 def inspect(name: str, path: Path, source: str = "compose",

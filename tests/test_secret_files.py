@@ -167,17 +167,19 @@ def test_policy_names_files_as_name_txt_or_bare_name(tmp_path):
         ("postgres_password", "secrets/postgres_password.txt", "policy")]
 
 
-def test_a_file_named_by_compose_and_policy_counts_once(tmp_path):
-    path = tmp_path / "secrets" / "postgres_password.txt"
+def test_with_compose_files_only_their_secrets_count_not_the_policys_folder(tmp_path):
+    """The policy's secrets.dir of the folder the suite runs in holds somebody else's files
+    (the suite's own checkout): a compose project is judged on the files it declares."""
+    write(tmp_path / "secrets" / "jwt_secret.txt")
+    path = tmp_path / "deploy" / "secrets" / "postgres_password.txt"
     declared = model(tmp_path, {"db_pw": {"file": str(path)}, "ext": {"external": True}})
     named = secret_files.named_files(declared, load_policy(tmp_path, POLICY), tmp_path)
-    assert [(n, s) for n, _, s, _ in named] == [("db_pw", "compose"), ("jwt_secret", "policy")]
+    assert [(n, p, s) for n, p, s, _ in named] == [("db_pw", path, "compose")]
 
 
-def test_policy_dir_falls_back_to_the_compose_project_directory(tmp_path):
-    write(tmp_path / "deploy" / "secrets" / "jwt_secret.txt")
-    named = secret_files.named_files(model(tmp_path, {}), load_policy(tmp_path, POLICY), tmp_path / "cwd")
-    assert {p.parent for _, p, _, _ in named} == {tmp_path / "deploy" / "secrets"}
+def test_a_compose_file_that_declares_no_secrets_names_no_secret_file(tmp_path):
+    write(tmp_path / "secrets" / "jwt_secret.txt")
+    assert secret_files.collect(model(tmp_path, {}), load_policy(tmp_path, POLICY), tmp_path) is None
 
 
 def test_collect_is_none_when_nothing_names_a_secret(tmp_path):
