@@ -13,11 +13,13 @@ import pytest
 
 from compliance import __version__, compose, controls, engine, inventory, report, secret_files, trivy, waivers
 from compliance.changes import Watch
+from compliance.checks.facts import mounts
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
-from compliance.redact import Redactor
+from compliance.redact import SECRETS_DIR, Redactor, file_secrets
 
 WAIVER = pytest.StashKey[dict]()
+MAX_SECRETS_DIR_FILES = 256  # files of the policy's secrets directory the redactor reads
 
 
 class Audit:
@@ -83,7 +85,7 @@ class Audit:
             return None
         self.redact = Redactor.for_containers(self._stack.containers,
                                               policy.credential_env_patterns)
-        self._learn_declared_secrets()
+        self._learn_secrets()
         return self._stack
 
     def changed(self, container) -> str | None:
@@ -119,15 +121,30 @@ class Audit:
         except compose.ComposeError as exc:
             self.failure = str(exc)
             return None
-        self._learn_declared_secrets()
+        self._learn_secrets()
         return self._declared
 
-    def _learn_declared_secrets(self) -> None:
-        """The redactor also learns the literal values the compose files declare."""
+    def _learn_secrets(self) -> None:
+        """Before any evidence is rendered, the redactor learns every secret value the suite
+        can see besides the containers' own: the literal values the compose files declare,
+        and the contents of the secret files (the compose `secrets:` sources, the files bound
+        under /run/secrets/ when the engine's files are this machine's, the policy's
+        secrets directory). A healthcheck that prints one is then quoted redacted."""
         policy = self.policy
-        if self._declared is not None and policy is not None:
-            learned = self._declared.secret_candidates(policy.credential_env_patterns)
-            self.redact = self.redact.learn(learned)
+        if policy is None:
+            return
+        learned, paths = [], []
+        if self._declared is not None:
+            learned += self._declared.secret_candidates(policy.credential_env_patterns)
+            paths += self._declared.secret_files().values()
+        if self._stack is not None and self._engine.is_local:
+            paths += [mount.get("Source", "") for c in self._stack.containers for mount in mounts(c.attrs)
+                      if mount.get("Type") == "bind"
+                      and str(mount.get("Destination", "")).startswith(SECRETS_DIR)]
+        if policy.secrets_dir:
+            directory = Path(self.config.invocation_params.dir, policy.secrets_dir)
+            paths += sorted(directory.iterdir())[:MAX_SECRETS_DIR_FILES] if directory.is_dir() else []
+        self.redact = self.redact.learn([*learned, *file_secrets(paths)])
 
     def secret_files(self) -> list | None:
         """SEC-03's facts: the secret files compose and the policy name; None if none."""

@@ -82,16 +82,22 @@ DESELECTED = pytest.StashKey[list]()
 
 
 def pytest_generate_tests(metafunc):
+    """One test per container (or declared service), the service as its id. Both subjects
+    are loaded before any id is made, so the redactor knows every secret first: a service
+    named like a credential's value is redacted in every output alike."""
     audit = metafunc.config.stash[AUDIT]
-    if "declared_service" in metafunc.fixturenames:
-        model = audit.declared()
-        if model is not None:  # else deselected at collection (no --compose-file)
-            services = list(model.services.values())
-            metafunc.parametrize("declared_service", services, ids=[s.name for s in services])
-    if "container" in metafunc.fixturenames and not metafunc.config.getoption("static_only"):
-        stack = metafunc.config.stash[AUDIT].stack()
+    static = metafunc.config.getoption("static_only")
+    if not {"declared_service", "container"} & set(metafunc.fixturenames):
+        return
+    model = audit.declared()
+    stack = None if static else audit.stack()
+    if "declared_service" in metafunc.fixturenames and model is not None:
+        # without a model, deselected at collection (no --compose-file)
+        services = list(model.services.values())
+        metafunc.parametrize("declared_service", services, ids=[audit.redact(s.name) for s in services])
+    if "container" in metafunc.fixturenames and not static:
         containers = stack.containers if stack else []
-        metafunc.parametrize("container", containers, ids=[c.test_id for c in containers])
+        metafunc.parametrize("container", containers, ids=[audit.redact(c.test_id) for c in containers])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -259,10 +265,11 @@ def pytest_runtest_makereport(item, call):
     outcome = _outcome(report, call)
     evidence = finding.evidence if finding else ""
     message = finding.message if finding else audit.redact(_reason(report, call))
+    service = container.service if container else (declared.name if declared else None)
     result = Result(
         control=mark.args[0],
-        service=container.service if container else (declared.name if declared else None),
-        container=container.name if container else None,
+        service=audit.redact(service) if service else None,
+        container=audit.redact(container.name) if container else None,
         nodeid=report.nodeid, outcome=outcome, evidence=evidence, message=message,
         waiver=audit.waiver_for(item), duration_s=round(report.duration, 4),
     )

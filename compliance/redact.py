@@ -1,22 +1,28 @@
 """The one redaction step every output goes through.
 
 Checks never put a value into evidence on purpose; this is the net under
-that rule. It learns the stack's candidate secrets (environment values,
-credential-like labels and arguments, DSN passwords) and replaces each
-occurrence with a marker, longest first so no fragment survives. Short
-values of non-credential variables (`1`, `true`, `C.UTF-8`) are left alone:
-replacing them everywhere would destroy the evidence, and they are no secrets.
+that rule, for the free text an output quotes (a healthcheck's output, a
+command line, an exception). It learns the secrets the suite can see: the
+values of credential-named variables, labels and arguments, inline DSN
+passwords, and the contents of secret files (compose `secrets:` sources,
+files bound under /run/secrets/, the policy's secrets directory). Every
+occurrence becomes a marker, longest first so no fragment survives, in every
+output alike. Values that are not secrets (`DB_TYPE=postgres`) are not
+learned: a service, image or file that shares such a word stays readable.
 """
 
 import itertools
 import re
 import shlex
 from collections.abc import Iterable
+from pathlib import Path
 
 MARK = "[REDACTED]"
 SECRETS_DIR = "/run/secrets/"
-MIN_ANY = 8  # any env value this long is treated as possibly secret
-MIN_CREDENTIAL = 3  # a credential-named value this long is always redacted
+MIN_CREDENTIAL = 3  # a credential value this long is redacted ("1", "no" are no secrets)
+WHOLE_WORD_BELOW = 8  # a shorter secret is redacted as a whole word only: "dbx" in "dbx_data" stays
+MAX_SECRET_FILE = 64 * 1024  # bytes of a secret file the redactor learns
+_WORD = "A-Za-z0-9_"
 _DSN_PASSWORD = re.compile(r"://[^:/?#@\s]*:([^@/?#\s]+)@")
 _ASSIGNMENT = re.compile(r"^-{0,2}([A-Za-z_][A-Za-z0-9_.-]*)[=:](.+)$")
 _FLAG = re.compile(r"^-{1,2}([A-Za-z_][A-Za-z0-9_.-]*)$")
@@ -32,18 +38,21 @@ def dsn_passwords(text: str) -> list[str]:
     return _DSN_PASSWORD.findall(text)
 
 
+def _pattern(secret: str) -> str:
+    escaped = re.escape(secret)
+    return escaped if len(secret) >= WHOLE_WORD_BELOW else f"(?<![{_WORD}]){escaped}(?![{_WORD}])"
+
+
 class Redactor:
     def __init__(self, secrets: Iterable[str] = ()):
-        unique = {s for s in secrets if s}
+        unique = {s for s in secrets if len(s.strip()) >= MIN_CREDENTIAL}
         self._secrets = sorted(unique, key=len, reverse=True)
+        self._match = re.compile("|".join(map(_pattern, self._secrets))) if unique else None
 
     def __call__(self, text):
-        if not isinstance(text, str) or not self._secrets:
+        if not isinstance(text, str) or self._match is None:
             return text
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, MARK)
-        return text
+        return self._match.sub(MARK, text)
 
     @classmethod
     def for_containers(cls, containers, patterns) -> "Redactor":
@@ -68,9 +77,7 @@ def candidates(containers, patterns) -> list[str]:
             found += dsn_passwords(value)
             if value.startswith(SECRETS_DIR):
                 continue  # a reference to a secret file, not a secret
-            credential = looks_like_credential(name, patterns)
-            if (credential and len(value) >= MIN_CREDENTIAL) or (
-                    len(value) >= MIN_ANY and not name.startswith("com.docker.")):
+            if looks_like_credential(name, patterns):
                 found.append(value)
         for arg in args:
             found += dsn_passwords(arg)
@@ -102,4 +109,20 @@ def command_secrets(args: Iterable[str], patterns: Iterable[str]) -> list[str]:
     for name, value in pairs:
         if looks_like_credential(name, patterns) and not value.startswith(SECRETS_DIR):
             found += [v for v in (value, value.strip()) if len(v.strip()) >= MIN_CREDENTIAL]
+    return found
+
+
+def file_secrets(paths: Iterable[Path]) -> list[str]:
+    """What secret files hold, as the redactor must know it: whole, stripped, each line, and
+    with its white space folded (evidence quotes free text on one line). Unreadable files
+    are skipped: SEC-03 reports them; a file nobody can read leaks nothing."""
+    found: list[str] = []
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read(MAX_SECRET_FILE).decode("utf-8", "replace")
+        except OSError:
+            continue
+        found += [text, text.strip(), " ".join(text.split()),
+                  *(line.strip() for line in text.splitlines())]
     return found

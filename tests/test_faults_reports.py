@@ -130,7 +130,7 @@ def test_hostile_names_keep_junit_well_formed(hostile):
 SECRETS = {
     "env": "pqf-envtoken-7Q2", "env-dsn": "pqf-dsnpass-8W3", "arg-assign": "pqf-argpass-9E4",
     "arg-pair": "pqf-argtoken-1R5", "arg-dsn": "pqf-argdsn-2T6", "shell": "pqf-shellpw-3Y7",
-    "label": "pqf-labeltoken-4U8", "label-text": "pqf-labeltext-5I9",
+    "label": "pqf-labeltoken-4U8",
     "healthcheck": "pqf-hcpass-6O0", "header": "pqf-hcheader-7P1",
 }
 
@@ -150,7 +150,7 @@ def planted(client):
             "environment": {"API_TOKEN": s["env"],
                             "DATABASE_URL": f"postgresql://app:{s['env-dsn']}@db:5432/app"},
             "labels": {"org.example.api-token": s["label"],
-                       "org.example.description": f"deploy key {s['label-text']} (rotate yearly)"},
+                       "org.example.description": "deploy notes (rotate yearly)"},
             "healthcheck": healthcheck})) as name:
         time.sleep(1.5)  # a healthcheck result is logged
         yield name
@@ -192,6 +192,71 @@ def test_a_failing_assertion_with_showlocals_leaks_no_planted_secret(audit, plan
     text = run.text() + "".join((run.report_dir / name).read_text() for name in REPORTS)
     assert "failing on purpose" in text and "captured:" in text
     assert not [where for where, value in SECRETS.items() if value in text]
+
+
+
+# -- secrets a healthcheck prints, and names that are no secrets --------------------------
+
+FILE_SECRET = "pqf-filesecret-Zr8kQ2vLw9"
+ENV_SECRET = "pqf-envsecret-Hj4mN7"
+
+
+@pytest.fixture(scope="module")
+def echoing(client, tmp_path_factory):
+    """Two services whose healthchecks print a secret and fail: `files` cats its Docker
+    secret (a file bound at /run/secrets/db_password, as compose binds one), `env` echoes
+    its DB_PASSWORD."""
+    secret = tmp_path_factory.mktemp("secrets") / "db_password.txt"
+    secret.write_text(FILE_SECRET + "\n")
+    secret.chmod(0o600)
+    health = {"interval": 300_000_000, "retries": 1}
+    with project_of(client, (
+            "files", {"volumes": {str(secret): {"bind": "/run/secrets/db_password", "mode": "ro"}},
+                      "healthcheck": {"test": ["CMD-SHELL", "cat /run/secrets/db_password; exit 1"],
+                                      **health}}), (
+            "env", {"environment": {"DB_PASSWORD": ENV_SECRET},
+                    "healthcheck": {"test": ["CMD-SHELL", "echo $DB_PASSWORD; exit 1"], **health}}),
+    ) as name:
+        time.sleep(1.5)  # a healthcheck result is logged
+        yield name
+
+
+def test_a_healthcheck_that_prints_a_secret_reaches_no_output(echoing, tmp_path):
+    run = live.audit("--stack", echoing, "--no-live", "-rA", report_dir=tmp_path)
+    outputs = outputs_of(run)
+    assert set(outputs) >= {"terminal", *REPORTS}
+    hlt02 = {r["service"]: r for r in json.loads(outputs["compliance.json"])["results"]
+             if r["control"] == "HLT-02" and r["service"]}
+    for service in ("files", "env"):  # quoted, redacted
+        assert hlt02[service]["outcome"] == "failed", hlt02[service]
+        assert "[REDACTED]" in hlt02[service]["evidence"], hlt02[service]
+    leaks = {(secret, where) for secret in (FILE_SECRET, ENV_SECRET)
+             for where, text in outputs.items() if secret in text}
+    assert not leaks
+
+
+@pytest.fixture(scope="module")
+def namesakes(client):
+    """`wordpress`, whose database password is `wordpress` (a credential value equal to a
+    service name), and `postgres`, whose ordinary values (DB_TYPE=postgres, a long
+    TZ-like value) are no secrets."""
+    with project_of(client, ("wordpress", {"environment": {"WORDPRESS_DB_PASSWORD": "wordpress"}}),
+                    ("postgres", {"environment": {"DB_TYPE": "postgres",
+                                                  "APP_REGION": "europe-west-frankfurt"}})) as name:
+        yield name
+
+
+def test_secrets_are_redacted_everywhere_alike_and_other_names_stay_readable(namesakes, tmp_path):
+    run = live.audit("--stack", namesakes, "--no-live", report_dir=tmp_path)
+    outputs = outputs_of(run)
+    assert not [where for where, text in outputs.items() if "wordpress" in text]
+    services = {r["service"] for r in json.loads(outputs["compliance.json"])["results"]}
+    assert {"postgres", "[REDACTED]"} <= services
+    for where in ("terminal", *REPORTS):
+        assert "postgres" in outputs[where], where
+        assert "passq-fixture/busybox" in outputs[where] or where in ("terminal", "junit.xml"), where
+    assert "europe-west-frankfurt" not in outputs["compliance.json"]  # never quoted, never learned
+    assert "[REDACTED]" not in json.dumps(json.loads(outputs["compliance.json"])["images"])
 
 
 # -- the target stack is left as it was ---------------------------------------------------
