@@ -78,6 +78,7 @@ class Report:
     repo_tags: tuple[str, ...]
     created_at: datetime | None
     vulnerabilities: tuple[Vulnerability, ...]
+    producer: str = ""  # "Trivy 0.57.1" where the report names its scanner (Trivy.Version)
 
     @property
     def identified(self) -> bool:
@@ -307,7 +308,14 @@ def parse_report(data, path: Path) -> Report:
         repo_tags=_strings(metadata.get("RepoTags"), fail, "Metadata.RepoTags"),
         created_at=created_at,
         vulnerabilities=tuple(vulnerabilities),
+        producer=_producer(data.get("Trivy")),
     )
+
+
+def _producer(trivy) -> str:
+    """`Trivy <Version>` from the report's `Trivy` object (newer Trivy releases write it)."""
+    version = _text(trivy.get("Version")) if isinstance(trivy, dict) else ""
+    return f"Trivy {version}" if version else ""
 
 
 def read_ignore(path: Path) -> IgnoreFile:

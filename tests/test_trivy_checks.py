@@ -99,7 +99,9 @@ def test_no_report_for_the_running_image_fails(cases):
     finding = img02(cases, "clean", container=container(reference="passq-fixture/busybox:1.35",
                                                         image=other))
     assert finding.outcome == "failed"
-    assert finding.message == "should have a Trivy report of the running image"
+    assert finding.message.startswith("should have a Trivy report of the running image: scan it "
+                                      "with `trivy image --format json --output ")
+    assert finding.message.endswith("/passq-fixture_busybox_1.35.json passq-fixture/busybox:1.35`")
     assert "none of the 1 report(s) in" in finding.evidence and "matches its image ID or reference" \
         in finding.evidence
 
@@ -199,6 +201,15 @@ def test_html_fragment_counts_findings_fixes_and_ignored(cases):
     assert "<td>CVE-2023-4911</td><td>libc6</td><td>2.36-9+deb12u1</td><td>2.36-9+deb12u3</td>" in html
     assert "HIGH CVE-2024-2961 in libc6 (CVE-2024-2961)" in html  # ignored, listed
     assert "Expired .trivyignore entries" in html
+
+
+def test_html_fragment_names_the_scanner_where_the_report_does(cases, tmp_path):
+    data = json.loads((cases / "clean" / "bookworm.json").read_text())
+    (tmp_path / "named.json").write_text(json.dumps({**data, "Trivy": {"Version": "0.57.1"}}))
+    stack = [container("backend")]
+    assert "<td>Trivy 0.57.1</td>" in report.html_fragment(trivy.load(tmp_path), stack, NOW)
+    assert "<td>not named in the report</td>" in report.html_fragment(
+        trivy.load(cases / "clean"), stack, NOW)
 
 
 def test_html_fragment_marks_a_stale_scan(cases):

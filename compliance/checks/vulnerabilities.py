@@ -20,7 +20,7 @@ def scan_clean(container, reports: trivy.Reports, max_age_days: int, forbid: Seq
     if reports.error:
         return undecided(reports.error, subject)
     if reports.missing:
-        return failed("should have a Trivy report of the running image", f"{subject}: {reports.missing}")
+        return failed(_scan_it(name, reports), f"{subject}: {reports.missing}")
     match = reports.match(image, name)
     if match.broken:
         files = "; ".join(f"{b.problem}" for b in match.broken)
@@ -33,7 +33,7 @@ def scan_clean(container, reports: trivy.Reports, max_age_days: int, forbid: Seq
             evidence += "; " + "; ".join(
                 f"{r.path.name} scanned {r.image_id or ', '.join(r.repo_digests)} under the same "
                 f"reference: another image" for r in match.other_images)
-        return failed("should have a Trivy report of the running image", _with_notes(evidence, reports))
+        return failed(_scan_it(name, reports), _with_notes(evidence, reports))
 
     report = match.report
     assessment = reports.assess(report, now)
@@ -90,6 +90,13 @@ def image_fresh(container, max_age_days: int, now: datetime | None = None) -> Fi
         return failed(f"should be rebuilt on patched packages at least every {max_age_days} days",
                       evidence)
     return passed(evidence)
+
+
+def _scan_it(name: str, reports: trivy.Reports) -> str:
+    """The failure of an image nobody scanned: what to run to produce its report."""
+    directory = reports.directory or "reports/trivy"
+    return (f"should have a Trivy report of the running image: scan it with `trivy image "
+            f"--format json --output {directory}/{trivy.report_name(name)} {name}`")
 
 
 def _with_notes(evidence: str, reports: trivy.Reports) -> str:

@@ -86,7 +86,8 @@ def html_fragment(reports: trivy.Reports, containers: Iterable, now: datetime | 
     """
     now = now or datetime.now(UTC)
     scans = image_scans(reports, containers, now)
-    head = ["Image", "Services", "Report", "Matched by", "Scanned", *trivy.SEVERITIES, "Ignored"]
+    head = ["Image", "Services", "Report", "Scanner", "Matched by", "Scanned", *trivy.SEVERITIES,
+            "Ignored"]
     rows = []
     for scan in scans:
         report = scan.match.report if scan.match and scan.assessment else None
@@ -102,7 +103,8 @@ def html_fragment(reports: trivy.Reports, containers: Iterable, now: datetime | 
             if stale and max_age_days is not None:
                 scanned += f"; stale, over {max_age_days} days"
             cells = [_td(scan.name), _td(", ".join(scan.services)), _td(report.path.name),
-                     _td(scan.match.how), _td(scanned, "vuln-stale" if stale else ""),
+                     _td(report.producer or "not named in the report"), _td(scan.match.how),
+                     _td(scanned, "vuln-stale" if stale else ""),
                      *(_td(counts[s], f"sev-{s.lower()}" if counts[s] else "") for s in trivy.SEVERITIES),
                      _td(len(scan.assessment.ignored))]
         rows.append("<tr>" + "".join(cells) + "</tr>")
