@@ -81,3 +81,20 @@ def test_green_stacks_pass_every_control(name, policy, not_applicable, tmp_path)
     assert all(outcomes[key] == {"skipped"} for key in not_applicable)
     assert {control for control, _ in outcomes} == set(controls.CATALOG)
     assert run.returncode == 0
+
+
+def test_without_a_scan_img02_fails_with_the_command_and_the_scan_item_stays_unticked(tmp_path):
+    """What the demo does where trivy is not installed: nothing was scanned, so nothing ticks."""
+    stack_up("passq-staging")
+    empty = tmp_path / "trivy"
+    empty.mkdir()
+    run = audit("--stack", "passq-staging", "--policy", "policies/passq.yml", "--no-live",
+                "--compose-file=fixtures/stacks/passq-staging/compose.yml", f"--trivy-reports={empty}",
+                report_dir=tmp_path / "reports")
+    assert run.returncode == 1
+    img02 = [r for r in run.results if r["control"] == "IMG-02"]
+    assert img02 and {r["outcome"] for r in img02} == {"failed"}
+    assert all("`trivy image --format json --output " in r["message"] for r in img02), img02
+    html = (run.report_dir / "compliance.html").read_text()
+    assert '<li class="unticked"><span class="box">' in html
+    assert re.search(r'<li class="unticked"><span class="box">[^<]*</span>Vulnerability scan completed', html)
