@@ -6,6 +6,8 @@ frozen (read-only mappings and tuples) so no check can change what another
 sees, and its repr never shows an environment value.
 """
 
+import os
+import stat
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from types import MappingProxyType
 import docker.errors
 
 from compliance.engine import Engine
-from compliance.kernel import Ids, Kernel, parse_status
+from compliance.kernel import FileEntry, Ids, Kernel, parse_status
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -54,6 +56,9 @@ class Container:
     kernel: Kernel | None = None
     # the engine's `docker info` SecurityOptions (`name=no-new-privileges`, `name=seccomp,...`)
     engine_security: tuple[str, ...] = ()
+    # /run/secrets/<name> -> the file as the container sees it; None where no view from the
+    # engine host (a remote engine, a stopped container)
+    run_secrets: Mapping[str, FileEntry] | None = None
     # the engine's clock when the snapshot was taken (`docker info` SystemTime), to tell how
     # long the container had been up (State.StartedAt is the engine's clock too)
     engine_time: str = ""
@@ -161,6 +166,7 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
             test_id=service if by_service[service] == 1
             else f"{service}-{labels.get(NUMBER_LABEL, attrs['Id'][:12])}",
             kernel=kernel,
+            run_secrets=_run_secrets(attrs, proc) if kernel else None,
             engine_security=engine_security,
             engine_time=info.get("SystemTime") or "",
         ))
@@ -206,6 +212,30 @@ def _kernel(engine: Engine, attrs: Mapping, proc: Path) -> Kernel | None:
     except OSError:
         pass
     return None
+
+
+def _run_secrets(attrs: Mapping, proc: Path) -> Mapping[str, FileEntry] | None:
+    """Every entry of the container's /run/secrets/, stat'ed from the engine host through
+    /proc/<pid>/root (the container's own mount namespace: what its process opens), with
+    no exec and nothing written. {} when there is no such directory."""
+    root = proc / str((attrs.get("State") or {}).get("Pid")) / "root" / "run" / "secrets"
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return MappingProxyType({})
+    except OSError:
+        return None
+    found = {}
+    for name in names:
+        try:
+            info = os.stat(root / name)
+        except OSError:
+            found[name] = FileEntry("symlink", -1, -1, 0)
+            continue
+        kind = "file" if stat.S_ISREG(info.st_mode) else (
+            "directory" if stat.S_ISDIR(info.st_mode) else "other")
+        found[name] = FileEntry(kind, info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode))
+    return MappingProxyType(found)
 
 
 def _ids_from_top(engine: Engine, attrs: Mapping) -> Ids | None:

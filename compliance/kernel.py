@@ -43,10 +43,36 @@ class Kernel:
     seccomp: int | None  # 0 disabled, 1 strict, 2 filter
     cap_bnd: frozenset[str] | None  # the bounding set
     cap_eff: frozenset[str] | None  # the effective set
+    groups: frozenset[int] = frozenset()  # supplementary groups
 
     @property
     def seccomp_mode(self) -> str:
         return SECCOMP_MODES.get(self.seccomp, str(self.seccomp))
+
+    def can_read(self, entry: "FileEntry") -> bool:
+        """Whether this process may read the file, by the kernel's permission rules: the
+        owner's bits for the owner, the group's for its groups, the others' for the rest;
+        CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH read anything."""
+        if self.cap_eff and self.cap_eff & {"DAC_OVERRIDE", "DAC_READ_SEARCH"}:
+            return True
+        if self.ids.uid == entry.uid:
+            return bool(entry.mode & 0o400)
+        if entry.gid == self.ids.gid or entry.gid in self.groups:
+            return bool(entry.mode & 0o040)
+        return bool(entry.mode & 0o004)
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file as the container sees it (stat through the engine host's /proc/<pid>/root)."""
+
+    kind: str  # "file", "directory", "symlink" (dangling), "other"
+    uid: int
+    gid: int
+    mode: int  # permission bits
+
+    def __str__(self) -> str:
+        return f"{self.kind}, owner {self.uid}:{self.gid}, mode {self.mode:04o}"
 
 
 def capabilities(mask: int) -> frozenset[str]:
@@ -77,10 +103,12 @@ def parse_status(status: str) -> Kernel | None:
         return None
     no_new_privs = _int(fields, "NoNewPrivs")
     cap_bnd, cap_eff = _int(fields, "CapBnd", 16), _int(fields, "CapEff", 16)
+    groups = frozenset(int(g) for g in fields.get("Groups", "").split() if g.isdigit())
     return Kernel(
         ids=ids,
         no_new_privs=None if no_new_privs is None else bool(no_new_privs),
         seccomp=_int(fields, "Seccomp"),
         cap_bnd=None if cap_bnd is None else capabilities(cap_bnd),
         cap_eff=None if cap_eff is None else capabilities(cap_eff),
+        groups=groups,
     )

@@ -65,3 +65,16 @@ def test_the_kernel_decides_hrd01_where_it_is_readable():
     assert hardening.no_new_privileges(plain).outcome == "passed"
     switched_off = recorded("fail-colon-false.json", engine_security=("name=no-new-privileges",))
     assert hardening.no_new_privileges(switched_off).outcome == "failed"
+
+
+def test_readability_follows_the_kernels_permission_rules():
+    app = kernel.parse_status(STATUS)  # uid 1001, no effective capability
+    root_only = kernel.FileEntry("file", 0, 0, 0o600)
+    assert not app.can_read(root_only)
+    assert app.can_read(kernel.FileEntry("file", 1001, 1001, 0o400))
+    assert app.can_read(kernel.FileEntry("file", 0, 1001, 0o040))
+    assert not app.can_read(kernel.FileEntry("file", 1001, 0, 0o040))  # the owner's bits decide
+    assert app.can_read(kernel.FileEntry("file", 0, 0, 0o444))  # swarm's default mode
+    root = kernel.parse_status(STATUS.replace("1001", "0").replace("CapEff:\t0000000000000000",
+                                                                   "CapEff:\t00000000a80425fb"))
+    assert root.can_read(root_only)  # CAP_DAC_OVERRIDE

@@ -26,7 +26,29 @@ def required_secrets_mounted(container: Container, policy: ServicePolicy) -> Fin
                          for target in targets.values())
     if missing:
         return failed(f"should mount the secrets {', '.join(missing)} under {SECRETS_DIR}", evidence)
-    return passed(evidence)
+    return _readable_inside(container, list(targets), evidence)
+
+
+def _readable_inside(container: Container, names: list[str], evidence: str) -> Finding:
+    """SEC-01, seen from inside: each secret is a regular file its main process may read.
+    Compose binds a file secret with its host owner and mode, so a root-owned 0600 file
+    is unreadable by a service running as 1001 while every inspect fact looks right."""
+    kernel, seen = container.kernel, container.run_secrets
+    if kernel is None or seen is None:
+        return passed(f"{evidence} (not looked at from inside: no view of the container's "
+                      "files from the engine host)")
+    who = f"main process uid {kernel.ids.uid} gid {kernel.ids.gid}"
+    unreadable, shown = [], []
+    for name in names:
+        entry = seen.get(name)
+        shown.append(f"{SECRETS_DIR}{name}: {entry or 'absent inside the container'}")
+        if entry is None or entry.kind != "file" or not kernel.can_read(entry):
+            unreadable.append(name)
+    inside = f"{'; '.join(shown)}; {who} (seen from the engine host, /proc/<pid>/root)"
+    if unreadable:
+        return failed(f"should mount each secret as a regular file the service's user can read "
+                      f"(not readable: {', '.join(unreadable)})", inside)
+    return passed(inside)
 
 
 def secret_reference(value: str) -> bool:
