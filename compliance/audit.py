@@ -78,7 +78,8 @@ class Audit:
             self._engine = engine.connect(self.option("docker_host"))
             # Opened before the snapshot, so no change after it goes unnoticed.
             self._watch = Watch(self._engine, self.stack_name)
-            self._stack = inventory.take(self._engine, self.stack_name)
+            self._stack = inventory.take(self._engine, self.stack_name,
+                                         resolve=policy.all_writable_paths())
         except (engine.EngineError, inventory.InventoryError) as exc:
             self.failure = f"stack {self.stack_name!r}: {exc}"
             self.close()

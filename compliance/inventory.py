@@ -6,8 +6,6 @@ frozen (read-only mappings and tuples) so no check can change what another
 sees, and its repr never shows an environment value.
 """
 
-import os
-import stat
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,7 +15,8 @@ from types import MappingProxyType
 import docker.errors
 
 from compliance.engine import Engine
-from compliance.kernel import FileEntry, Ids, Kernel, parse_status
+from compliance.kernel import Ids, Inside, Kernel
+from compliance.sources import inside as inside_view
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -51,14 +50,11 @@ class Container:
     networks: Mapping  # engine network name -> compose network name
     process: Ids | None  # real uid:gid of the main process; None when not running
     test_id: str
-    # /proc/<pid>/status of the main process on the engine host; None where unreadable
-    # (a remote engine, a stopped container)
-    kernel: Kernel | None = None
+    # what the engine host sees of the main process (kernel status, mounts, /run/secrets,
+    # processes); None where there is no such view (a tcp:// engine, a stopped container)
+    inside: Inside | None = None
     # the engine's `docker info` SecurityOptions (`name=no-new-privileges`, `name=seccomp,...`)
     engine_security: tuple[str, ...] = ()
-    # /run/secrets/<name> -> the file as the container sees it; None where no view from the
-    # engine host (a remote engine, a stopped container)
-    run_secrets: Mapping[str, FileEntry] | None = None
     # the engine's clock when the snapshot was taken (`docker info` SystemTime), to tell how
     # long the container had been up (State.StartedAt is the engine's clock too)
     engine_time: str = ""
@@ -69,6 +65,11 @@ class Container:
     @property
     def id(self) -> str:
         return self.attrs["Id"]
+
+    @property
+    def kernel(self) -> Kernel | None:
+        """/proc/<pid>/status of the main process, where the engine host's view exists."""
+        return self.inside.kernel if self.inside else None
 
     @property
     def config(self) -> Mapping:
@@ -124,8 +125,10 @@ def compose_network_name(network: Mapping, project: str) -> str:
     return name[len(prefix):] if name.startswith(prefix) else name
 
 
-def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
-    """Inspect every container of `project` once (running and stopped)."""
+def take(engine: Engine, project: str, proc: Path = Path("/proc"), resolve=()) -> Stack:
+    """Inspect every container of `project` once (running and stopped), and look at each
+    from the engine host where it can be (`resolve`: paths the checks will ask about, to be
+    followed through each container's own symlinks)."""
     api = engine.api
     listed = api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
     listed = [c for c in listed if PROBE_LABEL not in (c.get("Labels") or {})]
@@ -147,12 +150,16 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
     for attrs in inspected:
         service = _labels(attrs).get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
         by_service[service] = by_service.get(service, 0) + 1
+    host = inside_view.engine_host(engine)
+    views = host.look([inside_view.target(attrs, images.get(attrs["Image"]) or {})
+                       for attrs in inspected], str(proc), resolve) if host else {}
     containers = []
     for attrs in inspected:
         labels = _labels(attrs)
         service = labels.get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
         attached = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        kernel = _kernel(engine, attrs, proc)
+        seen = views.get(attrs["Id"])
+        kernel = seen.kernel if seen else None
         containers.append(Container(
             service=service,
             name=attrs["Name"].lstrip("/"),
@@ -165,8 +172,7 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc")) -> Stack:
             process=kernel.ids if kernel else _ids_from_top(engine, attrs),
             test_id=service if by_service[service] == 1
             else f"{service}-{labels.get(NUMBER_LABEL, attrs['Id'][:12])}",
-            kernel=kernel,
-            run_secrets=_run_secrets(attrs, proc) if kernel else None,
+            inside=seen,
             engine_security=engine_security,
             engine_time=info.get("SystemTime") or "",
         ))
@@ -196,46 +202,6 @@ def _inspect_image(api, image_id: str) -> dict:
         return api.inspect_image(image_id)
     except docker.errors.NotFound:
         return {}
-
-
-def _kernel(engine: Engine, attrs: Mapping, proc: Path) -> Kernel | None:
-    """The kernel's view of the main process, from the engine host's /proc: only when the
-    engine is local and the pid really belongs to this container (its cgroup names the
-    container id), so a pid reused by another process is never read as the container's."""
-    state = attrs.get("State") or {}
-    pid = state.get("Pid") or 0
-    if not engine.is_local or not state.get("Running") or pid <= 0:
-        return None
-    try:
-        if attrs["Id"] in (proc / str(pid) / "cgroup").read_text():
-            return parse_status((proc / str(pid) / "status").read_text())
-    except OSError:
-        pass
-    return None
-
-
-def _run_secrets(attrs: Mapping, proc: Path) -> Mapping[str, FileEntry] | None:
-    """Every entry of the container's /run/secrets/, stat'ed from the engine host through
-    /proc/<pid>/root (the container's own mount namespace: what its process opens), with
-    no exec and nothing written. {} when there is no such directory."""
-    root = proc / str((attrs.get("State") or {}).get("Pid")) / "root" / "run" / "secrets"
-    try:
-        names = sorted(os.listdir(root))
-    except FileNotFoundError:
-        return MappingProxyType({})
-    except OSError:
-        return None
-    found = {}
-    for name in names:
-        try:
-            info = os.stat(root / name)
-        except OSError:
-            found[name] = FileEntry("symlink", -1, -1, 0)
-            continue
-        kind = "file" if stat.S_ISREG(info.st_mode) else (
-            "directory" if stat.S_ISDIR(info.st_mode) else "other")
-        found[name] = FileEntry(kind, info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode))
-    return MappingProxyType(found)
 
 
 def _ids_from_top(engine: Engine, attrs: Mapping) -> Ids | None:

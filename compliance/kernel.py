@@ -7,8 +7,10 @@ kernel holds, not what compose listed. This module only parses; reading the
 file is the inventory's job, judging it the checks'.
 """
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 # Linux capability numbers (include/uapi/linux/capability.h), without the CAP_ prefix.
 CAPABILITIES = (
@@ -112,3 +114,130 @@ def parse_status(status: str) -> Kernel | None:
         cap_eff=None if cap_eff is None else capabilities(cap_eff),
         groups=groups,
     )
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One line of `/proc/<pid>/mountinfo`: a mount as the container's process sees it."""
+
+    point: str
+    fstype: str
+    options: frozenset[str]  # per-mount options (ro/rw, nosuid, ...)
+    propagation: str  # shared | slave | private
+
+    @property
+    def read_only(self) -> bool:
+        return "ro" in self.options
+
+    def __str__(self) -> str:
+        return f"{self.point} {self.fstype} {'ro' if self.read_only else 'rw'}"
+
+
+@dataclass(frozen=True)
+class Inside:
+    """What the engine host sees of one container's main process, read in one pass:
+    the kernel's status, its mounts, its /run/secrets/ files, its processes and which of
+    the asked-for program paths exist in its root filesystem. A part the host could not
+    read is None: never taken for "absent"."""
+
+    view: str  # which view decided, for the evidence: "engine host (local://)"
+    kernel: Kernel | None
+    mounts: tuple[Mount, ...] | None
+    secrets: Mapping[str, FileEntry] | None
+    processes: tuple[str, ...] | None  # the command names of the container's processes
+    programs: Mapping[str, bool] | None  # asked-for path inside -> whether it exists
+    # asked-for path -> the same path with the container's symlinks resolved
+    resolved: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def root_mount(self) -> Mount | None:
+        """The mount at / (the last one listed: mounts stack)."""
+        roots = [m for m in self.mounts or () if m.point == "/"]
+        return roots[-1] if roots else None
+
+    def mount_at(self, path: str) -> Mount | None:
+        """The mount at `path`, or where `path` leads through the container's symlinks."""
+        point = self.resolved.get(path, path)
+        found = [m for m in self.mounts or () if m.point == point]
+        return found[-1] if found else None
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes (`\\040`)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def parse_mountinfo(text: str) -> tuple[Mount, ...]:
+    """Every mount of a `/proc/<pid>/mountinfo` (proc(5)); malformed lines are skipped."""
+    found = []
+    for line in text.splitlines():
+        fields = line.split()
+        if "-" not in fields or len(fields) < 7:
+            continue
+        dash = fields.index("-")
+        if len(fields) < dash + 2:
+            continue
+        optional = fields[6:dash]
+        propagation = ("shared" if any(f.startswith("shared:") for f in optional) else
+                       "slave" if any(f.startswith("master:") for f in optional) else "private")
+        found.append(Mount(_unescape(fields[4]), fields[dash + 1],
+                           frozenset(fields[5].split(",")), propagation))
+    return tuple(found)
+
+
+def _file_entry(line: str) -> tuple[str, FileEntry] | None:
+    """`%F|%u|%g|%a|%n` of GNU stat -L -> (name, FileEntry)."""
+    parts = line.split("|", 4)
+    if len(parts) != 5:
+        return None
+    kind_text, uid, gid, mode, path = parts
+    kind = ("file" if kind_text.startswith("regular") else "directory" if kind_text == "directory"
+            else "symlink" if kind_text == "broken" else "other")
+    try:
+        return path.rsplit("/", 1)[-1], FileEntry(kind, int(uid), int(gid), int(mode, 8))
+    except ValueError:
+        return None
+
+
+def parse_view(output: str, view: str) -> dict[str, Inside]:
+    """The engine host's answer (sources/inside.py's script) -> container id -> Inside.
+    A container whose pid no longer belongs to it (`@@gone`) is left out."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    shared: dict[str, list[str]] = {"processes": [], "cgroups": []}
+    current, part = None, None
+    for line in output.splitlines():
+        if line.startswith("@@container "):
+            current, part = sections.setdefault(line.split(" ", 1)[1].strip(), {}), None
+        elif line.startswith("@@") and line[2:] in ("processes", "cgroups", "done"):
+            current, part = shared, line[2:]
+            shared.setdefault(part, [])
+        elif line.startswith("@@") and current is not None and current is not shared:
+            part = line[2:]
+            current.setdefault(part, [])
+        elif part is not None and current is not None:
+            current.setdefault(part, []).append(line)
+    if "done" not in shared:
+        return {}
+    comm = {}
+    for line in shared["processes"]:
+        path, _, name = line.partition(":")
+        comm[path.rsplit("/", 2)[-2]] = name.strip()
+    members: dict[str, set[str]] = {}
+    for line in shared["cgroups"]:
+        path, _, cgroup = line.partition(":")
+        members.setdefault(path.rsplit("/", 2)[-2], set()).add(cgroup)
+    found = {}
+    for container_id, parts in sections.items():
+        if "gone" in parts:
+            continue
+        status = parse_status("\n".join(parts.get("status", ()))) if "status" in parts else None
+        mounts = parse_mountinfo("\n".join(parts["mountinfo"])) if parts.get("mountinfo") else None
+        rooted = "noroot" not in parts
+        secrets = dict(filter(None, map(_file_entry, parts.get("secrets", ())))) if rooted else None
+        processes = tuple(sorted(comm[pid] for pid, cgroups in members.items() if pid in comm
+                                 and any(container_id in c for c in cgroups))) if comm else None
+        programs = {line[1:]: line[0] == "+" for line in parts.get("programs", ())
+                    if line[:1] in ("+", "-")}
+        resolved = dict(line.split("\t", 1) for line in parts.get("resolved", ()) if "\t" in line)
+        found[container_id] = Inside(view, status, mounts, secrets, processes,
+                                     programs if rooted else None, MappingProxyType(resolved))
+    return found

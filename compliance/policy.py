@@ -81,6 +81,10 @@ class Policy:
     def for_service(self, name: str) -> ServicePolicy:
         return self.services.get(name, self.defaults)
 
+    def all_writable_paths(self) -> frozenset[str]:
+        """Every writable path the policy names, for any service (HRD-03 asks about them)."""
+        return frozenset(p for s in (self.defaults, *self.services.values()) for p in s.writable_paths)
+
 
 def parse_size(text: str | int) -> int:
     """`512M` -> bytes (binary units, as compose reads them); ValueError if not a size."""

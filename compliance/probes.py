@@ -652,7 +652,8 @@ class Live:
 
     def write(self, container: Container) -> WriteObservation | None:
         """HRD-02: the write attempt on `container`'s root filesystem; None when it does not
-        run. All running containers of the stack are probed at once, on first use."""
+        run or the kernel's mount table already answers (no probe is needed then). All such
+        containers of the stack are probed at once, on first use."""
         if self._writes is None:
             self._probe({"writes"} | self.together)
         return self._writes.get(container.id)
@@ -688,7 +689,7 @@ class Live:
             return flows_batch(self.runner, self.stack, self.policy)
         if kind == "tls":
             return tls_batch(self.runner, self.stack, self.policy)
-        return self.runner.writes_batch(running(self.stack.containers))
+        return self.runner.writes_batch(self._write_targets())
 
     def _failed(self, kind: str, exc: ProbeError):
         """What a kind observed when its probes could not run at all."""
@@ -699,7 +700,7 @@ class Live:
             return exc
         path = f"/.passq-compliance-probe-{self.runner.run_id}"
         return [WriteObservation(c.name, path, str(c.process or ""), "error", detail=str(exc))
-                for c in running(self.stack.containers)]
+                for c in self._write_targets()]
 
     def _keep(self, kind: str, observed) -> None:
         if kind == "flows":
@@ -707,8 +708,12 @@ class Live:
         elif kind == "tls":
             self._tls = observed
         else:
-            targets = running(self.stack.containers)
+            targets = self._write_targets()
             self._writes = {c.id: o for c, o in zip(targets, observed, strict=True)}
+
+    def _write_targets(self) -> list[Container]:
+        """The running containers whose root mount the engine host cannot show."""
+        return [c for c in running(self.stack.containers) if not (c.inside and c.inside.mounts)]
 
 
 def probe_flows(runner: ProbeRunner, stack: Stack, policy: Policy) -> list[FlowObservation]:

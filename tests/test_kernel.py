@@ -40,6 +40,11 @@ def test_lines_an_old_kernel_lacks_are_none_not_off():
     assert kernel.parse_status("garbage") is None
 
 
+def seen(status: str) -> kernel.Inside:
+    """The engine host's view of a process with this /proc status (nothing else read)."""
+    return kernel.Inside("engine host (recorded)", kernel.parse_status(status), None, None, None, None)
+
+
 def recorded(name: str, **changes):
     data = json.loads((FIXTURES / "HRD-01" / name).read_text())
     container = container_from(data["inspect"], data.get("image") or {}, {}, data.get("process"))
@@ -58,10 +63,10 @@ def test_the_engine_default_passes_hrd01_without_a_security_opt_entry():
 
 def test_the_kernel_decides_hrd01_where_it_is_readable():
     configured = recorded("pass-colon-true.json")
-    off = kernel.parse_status(STATUS.replace("NoNewPrivs:\t1", "NoNewPrivs:\t0"))
-    finding = hardening.no_new_privileges(dataclasses.replace(configured, kernel=off))
+    off = seen(STATUS.replace("NoNewPrivs:\t1", "NoNewPrivs:\t0"))
+    finding = hardening.no_new_privileges(dataclasses.replace(configured, inside=off))
     assert finding.outcome == "failed" and "kernel NoNewPrivs=0" in finding.evidence
-    plain = recorded("fail-not-set.json", kernel=kernel.parse_status(STATUS))
+    plain = recorded("fail-not-set.json", inside=seen(STATUS))
     assert hardening.no_new_privileges(plain).outcome == "passed"
     switched_off = recorded("fail-colon-false.json", engine_security=("name=no-new-privileges",))
     assert hardening.no_new_privileges(switched_off).outcome == "failed"

@@ -49,6 +49,19 @@ def test_weak_fails_exactly_where_its_readme_says(weak):
     assert weak.where("failed") == expected
 
 
+def test_weak_verdicts_are_proven_from_inside_where_the_engine_host_can_look(weak):
+    """The kernel's view decides, and says so: mounts for HRD-02/HRD-03 (nothing written),
+    the healthcheck's missing program for HLT-02."""
+    evidence = {(r["control"], r["service"], r["nodeid"].split("::")[-1].split("[")[0]): r["evidence"]
+                for r in weak.results if r["service"]}
+    assert "kernel mountinfo: root mount / overlay rw" in evidence[
+        ("HRD-02", "web", "test_read_only_rootfs_live")]
+    hrd03 = evidence[("HRD-03", "db", "test_writable_paths_tmpfs")]
+    assert "/tmp: kernel mountinfo /tmp tmpfs" in hrd03 and "/var/run/postgresql: kernel" in hrd03
+    assert "its program curl: not found in the container" in evidence[
+        ("HLT-02", "sidecar", "test_running_and_healthy")]
+
+
 def test_weak_errors_only_where_a_stopped_container_hides_the_real_uid(weak):
     assert weak.where("error") == {("USR-01", "jobs")}
     assert weak.returncode == 1

@@ -39,8 +39,9 @@ def engine_default(container: Container, name: str) -> bool:
     return any(entry.split(",", 1)[0] == f"name={name}" for entry in container.engine_security)
 
 
-def kernel_evidence(field: str, value) -> str:
-    return f"kernel {field}={value} (/proc/<pid>/status of the main process)"
+def kernel_evidence(container: Container, field: str, value) -> str:
+    """A kernel fact as evidence, naming the view that read it."""
+    return f"kernel {field}={value} (/proc/<pid>/status of the main process, {container.inside.view})"
 
 
 def _configured_no_new_privileges(container: Container) -> Finding:
@@ -74,7 +75,7 @@ def no_new_privileges(container: Container) -> Finding:
     kernel = container.kernel
     if kernel is None or kernel.no_new_privs is None:
         return configured
-    evidence = f"{kernel_evidence('NoNewPrivs', int(kernel.no_new_privs))}; {configured.evidence}"
+    evidence = f"{kernel_evidence(container, 'NoNewPrivs', int(kernel.no_new_privs))}; {configured.evidence}"
     if not kernel.no_new_privs:
         return failed(f"should run with {NNP} (the kernel says the main process has it off)",
                       evidence)
@@ -117,18 +118,33 @@ def _other_mount(container: Container, path: str) -> str:
 
 @decided
 def writable_paths_tmpfs(container: Container, policy: ServicePolicy) -> Finding:
-    """HRD-03: every path the policy lists as writable for the service is a tmpfs mount."""
+    """HRD-03: every path the policy lists as writable for the service is a tmpfs mount.
+    Where the engine host shows the main process's mount table, the kernel decides (a
+    tmpfs mounted at that very path); otherwise the configuration does."""
     if not policy.writable_paths:
         return not_applicable(f"the policy lists no writable paths for service {container.service}")
+    inside = container.inside
+    kernel = inside is not None and inside.mounts is not None
     tmpfs = _tmpfs_paths(container)
     findings = []
     for path in map(posixpath.normpath, policy.writable_paths):
-        if path in tmpfs:
+        if kernel:
+            mount = inside.mount_at(path)
+            leads = inside.resolved.get(path, path)
+            shown_path = path if leads == path else f"{path} (-> {leads})"
+            seen = f"{shown_path}: kernel mountinfo {mount or 'no mount at this path'}"
+            findings.append(passed(seen) if mount and mount.fstype == "tmpfs"
+                            else failed(f"should mount {path} as tmpfs", seen))
+        elif path in tmpfs:
             findings.append(passed(f"{path}: tmpfs ({tmpfs[path]})"))
         else:
             findings.append(failed(f"should mount {path} as tmpfs",
                                    f"{path}: {_other_mount(container, path)}"))
-    return worst(findings)
+    finding = worst(findings)
+    if kernel:
+        where = f" (/proc/<pid>/mountinfo of the main process, {inside.view})"
+        return Finding(finding.outcome, finding.evidence + where, finding.message)
+    return finding
 
 
 def capability(name: str) -> str:

@@ -1,5 +1,6 @@
 """Health checks: a healthcheck is defined, and the service runs and is healthy (HLT-01..02)."""
 
+import posixpath
 import re
 from datetime import datetime
 
@@ -118,6 +119,8 @@ def running_and_healthy(container: Container, restarts: tuple[str, ...] = ()) ->
                          ", ".join(facts))
     health_status = lookup(health, "Status")
     facts += [shown("State.Health.Status", health_status), last_output(health)]
+    if health_status != "healthy":
+        facts += _program(container)
     evidence = ", ".join(facts)
     if health_status == "healthy":
         return passed(evidence)
@@ -125,6 +128,21 @@ def running_and_healthy(container: Container, restarts: tuple[str, ...] = ()) ->
         return undecided("the healthcheck is still starting; judge it after its start period",
                          evidence)
     return failed("should be healthy", evidence)
+
+
+def _program(container: Container) -> list[str]:
+    """Whether the failing healthcheck's program exists in the container, as the engine host
+    sees its root filesystem: a missing `curl` is the most common reason a check fails."""
+    inside = container.inside
+    programs = inside.programs if inside else None
+    if not programs:
+        return []
+    found = [path for path, exists in programs.items() if exists]
+    if found:
+        return [f"its program {found[0]} exists in the container ({inside.view})"]
+    name = posixpath.basename(next(iter(programs)))
+    where = ", ".join(dict.fromkeys(posixpath.dirname(p) for p in programs))
+    return [f"its program {name}: not found in the container (looked in {where}; {inside.view})"]
 
 
 def policy_services_present(stack: Stack, policy: Policy) -> Finding:

@@ -199,8 +199,26 @@ def database_tls(database: Database | None, observations: list[TlsObservation] |
 # -- HRD-02, live ---------------------------------------------------------------
 
 
+def read_only_live(container: Container, observation: WriteObservation | None) -> Finding:
+    """HRD-02 live: the kernel's mount table of the main process shows the root mount
+    read-only (nothing written); where the engine host has no such view, a write on the
+    root filesystem fails with EROFS and leaves nothing (the write probe)."""
+    inside = container.inside
+    if inside is None or inside.mounts is None:
+        return read_only_write(observation)
+    root = inside.root_mount()
+    where = f"/proc/<pid>/mountinfo of the main process, {inside.view}"
+    if root is None:
+        return undecided("the kernel's mount table shows no root mount", where)
+    evidence = f"kernel mountinfo: root mount {root} ({where})"
+    if root.read_only:
+        return passed(evidence)
+    return failed("the root filesystem should be mounted read-only (the kernel says rw)", evidence)
+
+
 def read_only_write(observation: WriteObservation | None) -> Finding:
-    """HRD-02 live: a write on the root filesystem fails with EROFS and leaves nothing."""
+    """HRD-02 live, by the write probe: a write on the root filesystem fails with EROFS and
+    leaves nothing."""
     if observation is None:
         return not_applicable("the container is not running, so there is nothing to write to "
                               "(the configuration check of HRD-02 still applies)")

@@ -33,7 +33,8 @@ def _readable_inside(container: Container, names: list[str], evidence: str) -> F
     """SEC-01, seen from inside: each secret is a regular file its main process may read.
     Compose binds a file secret with its host owner and mode, so a root-owned 0600 file
     is unreadable by a service running as 1001 while every inspect fact looks right."""
-    kernel, seen = container.kernel, container.run_secrets
+    inside = container.inside
+    kernel, seen = container.kernel, inside.secrets if inside else None
     if kernel is None or seen is None:
         return passed(f"{evidence} (not looked at from inside: no view of the container's "
                       "files from the engine host)")
@@ -44,11 +45,11 @@ def _readable_inside(container: Container, names: list[str], evidence: str) -> F
         shown.append(f"{SECRETS_DIR}{name}: {entry or 'absent inside the container'}")
         if entry is None or entry.kind != "file" or not kernel.can_read(entry):
             unreadable.append(name)
-    inside = f"{'; '.join(shown)}; {who} (seen from the engine host, /proc/<pid>/root)"
+    facts = f"{'; '.join(shown)}; {who} (seen from the {inside.view}, /proc/<pid>/root)"
     if unreadable:
         return failed(f"should mount each secret as a regular file the service's user can read "
-                      f"(not readable: {', '.join(unreadable)})", inside)
-    return passed(inside)
+                      f"(not readable: {', '.join(unreadable)})", facts)
+    return passed(facts)
 
 
 def secret_reference(value: str) -> bool:

@@ -1,0 +1,79 @@
+"""The engine host's view of a container (compliance/sources/inside.py): what it asks, how its
+one batched answer is read, and that it reads a real container right."""
+
+import docker
+import pytest
+
+from compliance import kernel
+from compliance.sources import inside
+
+MOUNTINFO = """\
+730 588 0:77 / / ro,relatime master:312 - overlay overlay rw,lowerdir=/var/lib/docker/l
+731 730 0:79 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw
+740 730 0:84 / /tmp rw,nosuid,nodev,noexec,relatime shared:7 - tmpfs tmpfs rw,size=16384k
+741 730 254:1 /secrets/db\\040pw.txt /run/secrets/db\\040pw ro,relatime - ext4 /dev/vda rw
+"""
+
+
+def test_mountinfo_gives_each_mount_its_options_type_and_propagation():
+    mounts = kernel.parse_mountinfo(MOUNTINFO + "garbage line\n")
+    assert [str(m) for m in mounts] == ["/ overlay ro", "/proc proc rw", "/tmp tmpfs rw",
+                                        "/run/secrets/db pw ext4 ro"]
+    assert [m.propagation for m in mounts] == ["slave", "private", "shared", "private"]
+
+
+def test_one_answer_for_every_container_is_split_and_read():
+    answer = "\n".join([
+        "@@container aaa", "@@status", "Uid:\t1001\t1001\t1001\t1001", "Gid:\t1001\t1001\t1001\t1001",
+        "NoNewPrivs:\t1", "@@mountinfo", *MOUNTINFO.splitlines(), "@@secrets",
+        "regular file|0|0|600|/proc/10/root/run/secrets/db_pw", "@@programs",
+        "-/usr/bin/curl", "-/bin/curl",
+        "@@container bbb", "@@gone",
+        "@@container ccc", "@@status", "Uid:\t0\t0\t0\t0", "Gid:\t0\t0\t0\t0", "@@mountinfo", "@@noroot",
+        "@@processes", "/proc/10/comm:sleep", "/proc/11/comm:sshd", "/proc/12/comm:other",
+        "@@cgroups", "/proc/10/cgroup:0::/docker/aaa", "/proc/11/cgroup:0::/docker/aaa",
+        "/proc/12/cgroup:0::/docker/zzz", "@@done"])
+    seen = kernel.parse_view(answer, "engine host (test)")
+    assert set(seen) == {"aaa", "ccc"}  # bbb's pid is no longer its own
+    a = seen["aaa"]
+    assert (str(a.kernel.ids), a.kernel.no_new_privs, str(a.root_mount())) == ("1001:1001", True,
+                                                                            "/ overlay ro")
+    assert a.secrets == {"db_pw": kernel.FileEntry("file", 0, 0, 0o600)}
+    assert a.programs == {"/usr/bin/curl": False, "/bin/curl": False}
+    assert a.processes == ("sleep", "sshd")
+    c = seen["ccc"]
+    assert (c.secrets, c.programs) == (None, None)  # its root could not be looked into
+    assert kernel.parse_view(answer.replace("@@done", ""), "x") == {}  # cut short: nothing
+
+
+@pytest.mark.parametrize(("test", "paths"), [
+    (("CMD", "curl", "-f", "http://127.0.0.1/"), ("/usr/bin/curl", "/bin/curl")),
+    (("CMD-SHELL", "LANG=C curl -fsS http://127.0.0.1/ || exit 1"), ("/usr/bin/curl", "/bin/curl")),
+    (("CMD", "/opt/app/check"), ("/opt/app/check",)),
+    (("NONE",), ()),
+    (("CMD-SHELL", "unbalanced 'quote"), ()),
+])
+def test_the_program_of_a_healthcheck_is_looked_for_in_the_containers_path(test, paths):
+    assert inside.program_paths(test, "/usr/bin:/bin:relative") == paths
+
+
+def test_the_engine_host_reads_a_real_container_in_one_command():
+    client = docker.from_env()
+    container = client.containers.run(
+        "passq-fixture/busybox:1.35", ["sleep", "60"], detach=True, read_only=True, user="1001:1001",
+        tmpfs={"/tmp": "size=1m"}, security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
+        network_mode="none")
+    try:
+        container.reload()
+        pid = container.attrs["State"]["Pid"]
+        target = inside.Target(container.id, pid, ("/bin/sh", "/bin/curl"))
+        seen = inside.EngineHost("local://").look([target])
+        view = seen[container.id]
+        assert (str(view.kernel.ids), view.kernel.no_new_privs, view.kernel.cap_eff) == (
+            "1001:1001", True, frozenset())
+        assert view.root_mount().read_only and view.mount_at("/tmp").fstype == "tmpfs"
+        assert view.processes == ("sleep",)
+        assert view.programs == {"/bin/sh": True, "/bin/curl": False}
+        assert view.secrets == {}
+    finally:
+        container.remove(force=True)
