@@ -250,7 +250,7 @@ class Audit:
         threshold = controls.SEVERITIES.index(self.option("fail_on"))
         return [r for r in self.results if r.outcome == "error" or (
             r.outcome == "failed"
-            and controls.SEVERITIES.index(controls.CATALOG[r.control].severity) >= threshold)]
+            and controls.SEVERITIES.index(controls.describe(r.control).severity) >= threshold)]
 
     def failed_count(self) -> int:
         """Compliance results pytest counted as failed: failures, errors, and the

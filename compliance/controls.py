@@ -226,6 +226,20 @@ CHECKLIST: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+# The team's own testinfra checks (compliance/hosts.py): in every report and the gate, never
+# in the catalog, the checklist or the contract.
+OWN = Control(
+    "OWN", "The team's own check", "high", "", "",
+    "A check the team wrote for its own stack (a testinfra test of a container).",
+    "Make the team's own test pass; its message says what it expected.",
+)
+
+
+def describe(control_id: str) -> Control:
+    """The catalog control, or OWN for the team's own checks."""
+    return CATALOG.get(control_id) or OWN
+
+
 def markdown() -> str:
     """The catalog as a Markdown table, for docs that must not drift from it."""
     rows = ["| ID | Title | Severity | Checklist item | CIS | Scope |", "|---|---|---|---|---|---|"]

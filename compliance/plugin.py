@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pytest_metadata.plugin import metadata_key
 
-from compliance import controls, outcomes, probes
+from compliance import controls, hosts, outcomes, probes
 from compliance.audit import Audit
 from compliance.outcomes import ControlError, ControlFailed, Result
 from compliance.report import html, outputs, scrub, terminal
@@ -62,6 +62,9 @@ def pytest_configure(config):
     for area in sorted({c.area for c in controls.CATALOG.values()}):
         config.addinivalue_line("markers", f"area_{area}: controls of area {area.upper()}")
     config.stash[AUDIT] = Audit(config)
+    # After testinfra's own plugin, so that `host` means a container of the audited stack.
+    if not config.pluginmanager.is_registered(hosts):
+        config.pluginmanager.register(hosts, "passq-compliance-hosts")
 
 
 def _refuse_a_misread_rootdir(config) -> None:
@@ -79,6 +82,7 @@ def _refuse_a_misread_rootdir(config) -> None:
 
 
 DESELECTED = pytest.StashKey[list]()
+OWN = pytest.StashKey[bool]()  # the team's own testinfra test (compliance/hosts.py)
 
 
 def pytest_generate_tests(metafunc):
@@ -87,7 +91,7 @@ def pytest_generate_tests(metafunc):
     named like a credential's value is redacted in every output alike."""
     audit = metafunc.config.stash[AUDIT]
     static = metafunc.config.getoption("static_only")
-    if not {"declared_service", "container"} & set(metafunc.fixturenames):
+    if not {"declared_service", "container", "host"} & set(metafunc.fixturenames):
         return
     model = audit.declared()
     stack = None if static else audit.stack()
@@ -95,9 +99,12 @@ def pytest_generate_tests(metafunc):
         # without a model, deselected at collection (no --compose-file)
         services = list(model.services.values())
         metafunc.parametrize("declared_service", services, ids=[audit.redact(s.name) for s in services])
+    containers = stack.containers if stack else []
+    ids = [audit.redact(c.test_id) for c in containers]
     if "container" in metafunc.fixturenames and not static:
-        containers = stack.containers if stack else []
-        metafunc.parametrize("container", containers, ids=[audit.redact(c.test_id) for c in containers])
+        metafunc.parametrize("container", containers, ids=ids)
+    elif "host" in metafunc.fixturenames and not static:  # the team's own testinfra tests
+        metafunc.parametrize("host", containers, ids=ids, indirect=True)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -109,8 +116,13 @@ def pytest_collection_modifyitems(session, config, items):
     covered = set()
     for item in items:
         marks = list(item.iter_markers("control"))
+        names = set(getattr(item, "fixturenames", ()))
+        if not marks and "host" in names:  # the team's own check of every container
+            item.stash[OWN] = True
+            item.add_marker(f"severity_{controls.OWN.severity}")
+            continue
         uses_stack = {"container", "stack", "declared_service", "compose_model",
-                      "secret_files"} & set(getattr(item, "fixturenames", ()))
+                      "secret_files"} & names
         if not marks and not uses_stack:
             continue
         if len(marks) != 1 or len(marks[0].args) != 1:
@@ -136,7 +148,7 @@ def _deselect_unreachable(config, items) -> None:
     reasons, kept, dropped = Counter(), [], []
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if static and {"container", "stack"} & names:
+        if static and {"container", "stack", "host"} & names:
             reason = "--static-only: tests that need the running stack"
         elif not declared and "declared_service" in names:
             reason = "no --compose-file: checks of declared services"
@@ -154,7 +166,7 @@ def _deselect_unreachable(config, items) -> None:
 def pytest_collection_finish(session):
     """A session without compliance tests is no audit: it writes no reports."""
     audit = session.config.stash[AUDIT]
-    audit.collected = sum(item.get_closest_marker("control") is not None for item in session.items)
+    audit.collected = sum(_control_of(item) is not None for item in session.items)
     if not audit.active:
         outputs.release(session.config)
 
@@ -250,24 +262,33 @@ def pytest_runtest_setup(item):
             raise ControlError(f"could not evaluate {container.name}: {changed}")
 
 
+def _control_of(item) -> str | None:
+    """The control an item evaluates: its marker's, OWN for the team's own check, or None."""
+    mark = item.get_closest_marker("control")
+    if mark is not None and mark.args:
+        return mark.args[0]
+    return controls.OWN.id if item.stash.get(OWN, False) else None
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    mark = item.get_closest_marker("control")
-    if mark is None or (report.when != "call" and not report.failed and not report.skipped):
+    control = _control_of(item)
+    if control is None or (report.when != "call" and not report.failed and not report.skipped):
         return report
     if report.when == "teardown" and not report.failed:
         return report
     audit = item.config.stash[AUDIT]
-    container = getattr(item, "callspec", None) and item.callspec.params.get("container")
-    declared = getattr(item, "callspec", None) and item.callspec.params.get("declared_service")
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    container = params.get("container") or params.get("host")
+    declared = params.get("declared_service")
     finding = item.stash.get(FINDING, None)
-    outcome = _outcome(report, call)
+    outcome = _outcome(report, call, own=control == controls.OWN.id)
     evidence = finding.evidence if finding else ""
     message = finding.message if finding else audit.redact(_reason(report, call))
     service = container.service if container else (declared.name if declared else None)
     result = Result(
-        control=mark.args[0],
+        control=control,
         service=audit.redact(service) if service else None,
         container=audit.redact(container.name) if container else None,
         nodeid=report.nodeid, outcome=outcome, evidence=evidence, message=message,
@@ -288,7 +309,7 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
-def _outcome(report, call) -> str:
+def _outcome(report, call, own: bool = False) -> str:
     if hasattr(report, "wasxfail"):  # a waiver's xfail: it waived the failure, or the check passed
         return "waived" if report.skipped else "passed"
     if report.passed:
@@ -299,6 +320,8 @@ def _outcome(report, call) -> str:
         return "passed"  # strict XPASS: the waived control passed (a stale waiver)
     if report.when == "call" and call.excinfo and call.excinfo.errisinstance(ControlFailed):
         return "failed"
+    if own and report.when == "call" and call.excinfo and call.excinfo.errisinstance(AssertionError):
+        return "failed"  # the team's own check asserts: its assertion failed
     return "error"
 
 
@@ -307,6 +330,9 @@ def _reason(report, call) -> str:
         return getattr(report, "wasxfail", "") or ""
     if call.excinfo.errisinstance((ControlFailed, ControlError)):
         return str(call.excinfo.value)
+    if call.excinfo.errisinstance(AssertionError):
+        return str(call.excinfo.value).splitlines()[0][:500] if str(call.excinfo.value) else \
+            "assertion failed"
     if report.skipped:
         return str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
     return f"{call.excinfo.typename}: {call.excinfo.value}"[:500]

@@ -52,7 +52,7 @@ def test_weak_fails_exactly_where_its_readme_says(weak):
 def test_weak_verdicts_are_proven_from_inside_where_the_engine_host_can_look(weak):
     """The kernel's view decides, and says so: mounts for HRD-02/HRD-03 (nothing written),
     the healthcheck's missing program for HLT-02."""
-    evidence = {(r["control"], r["service"], r["nodeid"].split("::")[-1].split("[")[0]): r["evidence"]
+    evidence = {(r["control"], r["service"], r["test"].split("::")[-1].split("[")[0]): r["evidence"]
                 for r in weak.results if r["service"]}
     assert "kernel mountinfo: root mount / overlay rw" in evidence[
         ("HRD-02", "web", "test_read_only_rootfs_live")]

@@ -26,21 +26,26 @@ def required_secrets_mounted(container: Container, policy: ServicePolicy) -> Fin
                          for target in targets.values())
     if missing:
         return failed(f"should mount the secrets {', '.join(missing)} under {SECRETS_DIR}", evidence)
-    return _readable_inside(container, list(targets), evidence)
+    return passed(evidence)
 
 
-def _readable_inside(container: Container, names: list[str], evidence: str) -> Finding:
-    """SEC-01, seen from inside: each secret is a regular file its main process may read.
-    Compose binds a file secret with its host owner and mode, so a root-owned 0600 file
-    is unreadable by a service running as 1001 while every inspect fact looks right."""
+def required_secrets_readable(container: Container, policy: ServicePolicy) -> Finding:
+    """SEC-01, seen from inside: each required secret is a regular file the main process
+    may read. Compose binds a file secret with its host owner and mode, so a root-owned
+    0600 file is unreadable by a service running as 1001 while every inspect fact looks
+    right. Without a view of the container's files this half cannot be judged: skipped."""
+    if not policy.secrets:
+        return not_applicable(f"the policy requires no secrets for service {container.service}")
     inside = container.inside
     kernel, seen = container.kernel, inside.secrets if inside else None
     if kernel is None or seen is None:
-        return passed(f"{evidence} (not looked at from inside: no view of the container's "
-                      "files from the engine host)")
+        why = "it is not running" if not container.state.get("Running") else (
+            "the engine host's view of its files is not available (a tcp:// engine, or no "
+            "permission to read /proc/<pid>/root)")
+        return not_applicable(f"cannot look inside the container: {why}")
     who = f"main process uid {kernel.ids.uid} gid {kernel.ids.gid}"
     unreadable, shown = [], []
-    for name in names:
+    for name in policy.secrets:
         entry = seen.get(name)
         shown.append(f"{SECRETS_DIR}{name}: {entry or 'absent inside the container'}")
         if entry is None or entry.kind != "file" or not kernel.can_read(entry):

@@ -174,7 +174,7 @@ def _matrix(audit, e) -> str:
     head = "".join(f"<th>{e(s) if s is not None else '(stack)'}</th>" for s in services)
     body = []
     for control_id, cells in rows:
-        control = controls.CATALOG[control_id]
+        control = controls.describe(control_id)
         tds = []
         for service in services:
             links = " ".join(f'<a class="o-{e(r.outcome)}" href="#{views.anchor(r.nodeid)}" '

@@ -44,12 +44,13 @@ def rule(control) -> dict:
 
 def document(audit) -> dict:
     meta = audit.metadata()
-    ids = list(controls.CATALOG)
+    own = [controls.OWN.id] if any(r.control == controls.OWN.id for r in audit.results) else []
+    ids = [*controls.CATALOG, *own]
     artifact = _artifact(audit)
     run = {
         "tool": {"driver": {
             "name": "passq-compliance", "version": __version__, "semanticVersion": __version__,
-            "rules": [rule(controls.CATALOG[cid]) for cid in ids],
+            "rules": [rule(controls.describe(cid)) for cid in ids],
         }},
         "invocations": [{
             "executionSuccessful": audit.failure is None and not any(
@@ -80,7 +81,7 @@ def write(audit, path: Path) -> None:
 
 
 def _result(audit, result, ids, artifact) -> dict:
-    control = controls.CATALOG[result.control]
+    control = controls.describe(result.control)
     where = (f"service {result.service}, container {result.container}" if result.container
              else f"stack {audit.stack_name}")
     message = (f"{control.id} {control.title}: {result.message or 'failed'} "

@@ -24,7 +24,7 @@ def summary(results) -> dict:
 
 def record(result) -> dict:
     """One result as compliance.json lists it (contract keys first)."""
-    control = controls.CATALOG[result.control]
+    control = controls.describe(result.control)
     return {
         "control": control.id, "title": control.title, "severity": control.severity,
         "service": result.service, "container": result.container, "outcome": result.outcome,
@@ -79,7 +79,7 @@ def matrix(results) -> tuple[list, list]:
     services = sorted({r.service for r in results if r.service is not None})
     if any(r.service is None for r in results):
         services.append(None)
-    rows = [(cid, cells[cid]) for cid in controls.CATALOG if cid in cells]
+    rows = [(cid, cells[cid]) for cid in (*controls.CATALOG, controls.OWN.id) if cid in cells]
     return services, rows
 
 
