@@ -135,10 +135,13 @@ class _Reader:
             raise self.error(path, f"expected a non-empty string, got {kind(value)}")
         return value
 
-    def strings(self, value, path) -> tuple[str, ...]:
+    def items(self, value, path) -> list:
         if not isinstance(value, list):
             raise self.error(path, f"expected a list, got {kind(value)}")
-        return tuple(self.string(v, (*path, i)) for i, v in enumerate(value))
+        return value
+
+    def strings(self, value, path) -> tuple[str, ...]:
+        return tuple(self.string(v, (*path, i)) for i, v in enumerate(self.items(value, path)))
 
     def number(self, value, path, as_type=int, positive=True):
         if isinstance(value, bool) or not isinstance(value, (int, float) if as_type is float else int):
@@ -243,16 +246,13 @@ class _Reader:
         return port
 
     def ports(self, value, path) -> tuple[int, ...]:
-        if not isinstance(value, list):
-            raise self.error(path, f"expected a list, got {kind(value)}")
-        return tuple(self.port(v, (*path, i)) for i, v in enumerate(value))
+        return tuple(self.port(v, (*path, i)) for i, v in enumerate(self.items(value, path)))
 
     def restart_policies(self, value, path) -> tuple[str, ...]:
         """Restart policy names. YAML reads an unquoted `no` as false (interface.md's example
         writes `[no, on-failure]`), so false is the policy `no`."""
-        if not isinstance(value, list):
-            raise self.error(path, f"expected a list, got {kind(value)}")
-        names = tuple("no" if v is False else self.string(v, (*path, i)) for i, v in enumerate(value))
+        names = tuple("no" if v is False else self.string(v, (*path, i))
+                      for i, v in enumerate(self.items(value, path)))
         for i, name in enumerate(names):
             if name not in RESTART_POLICIES:
                 raise self.error((*path, i), f"unknown restart policy {name!r} "
@@ -260,10 +260,8 @@ class _Reader:
         return names
 
     def flows(self, items, path, known) -> tuple[Flow, ...]:
-        if not isinstance(items, list):
-            raise self.error(path, f"expected a list, got {kind(items)}")
         out = []
-        for i, item in enumerate(items):
+        for i, item in enumerate(self.items(items, path)):
             where = (*path, i)
             item = self.mapping(item, where, {"from", "to", "port"})
             for key in ("from", "to", "port"):
