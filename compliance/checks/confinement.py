@@ -47,12 +47,11 @@ def profiles_enabled(container: Container) -> Finding:
     """HRD-05: seccomp, AppArmor and SELinux are not switched off. Where the kernel's view
     is readable, `Seccomp: 0` fails whatever the configuration says."""
     findings = [_configured_profiles(container)]
-    seccomp = container.kernel.seccomp if container.kernel else None
-    if seccomp is not None:
-        mode = kernel.SECCOMP_MODES.get(seccomp, str(seccomp))
-        evidence = kernel_evidence("Seccomp", f"{seccomp} ({mode})")
+    seen = container.kernel
+    if seen is not None and seen.seccomp is not None:
+        evidence = kernel_evidence("Seccomp", f"{seen.seccomp} ({seen.seccomp_mode})")
         findings.append(failed("should run with a seccomp filter (the kernel says it has none)",
-                               evidence) if seccomp == 0 else passed(evidence))
+                               evidence) if seen.seccomp == 0 else passed(evidence))
     return worst(findings)
 
 
