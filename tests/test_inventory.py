@@ -1,6 +1,7 @@
 """The inventory: scoped to one stack, one inspect per container, the real uid, every process,
 each image's history and setuid files, frozen facts."""
 
+import dataclasses
 import uuid
 
 import docker
@@ -85,3 +86,21 @@ def test_an_empty_stack_is_an_error():
     connected = engine.connect()
     with pytest.raises(inventory.InventoryError, match="no containers of stack 'inv-empty'"):
         inventory.take(connected, "inv-empty")
+
+
+def test_where_the_engine_hosts_proc_is_not_ours_docker_top_gives_ids_and_processes(two_projects,
+                                                                                   tmp_path):
+    local = engine.connect()
+    remote = dataclasses.replace(local, host="tcp://engine.example:2376")  # the same engine, not local
+    before = remote.calls.count
+    stack = inventory.take(remote, two_projects, layer_cache=tmp_path)
+    by_service = {c.service: c for c in stack.containers}
+    web = by_service["web"]
+    assert web.kernel is None and str(web.process) == "1001:1001"
+    assert [p.name for p in web.processes] == ["sleep"]
+    assert by_service["job"].processes is None
+    images = {c.attrs["Image"] for c in stack.containers}
+    running = sum(bool(c.state.get("Running")) for c in stack.containers)
+    # as above, plus one `docker top` per running container
+    assert remote.calls.count - before == (1 + len(stack.containers) + 3 * len(images) + 1 + 1
+                                           + running)
