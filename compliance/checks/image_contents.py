@@ -50,11 +50,8 @@ def _problems(index: int, created_by: str, patterns) -> list[str]:
     keyword = "RUN" if _BUILD_ARGS.match(text) or text.startswith("/bin/sh -c ") else (
         text.split(" ", 1)[0].upper())
     where = f"history[{index}] {keyword}"
-    if keyword in ("ENV", "ARG"):
-        words = text.split(None, 2)
-        legacy = keyword == "ENV" and len(words) == 3 and "=" not in words[1]  # `ENV K v`
-        assignments = [(words[1], words[2])] if legacy else _ASSIGNMENT.findall(text)
-        named = _credentials(assignments, patterns)
+    if keyword in ("ENV", "ARG"):  # the builder writes `ENV K v` as `ENV K=v` too
+        named = _credentials(_ASSIGNMENT.findall(text), patterns)
         return [f"{where}: {'build argument' if keyword == 'ARG' else 'variable'} {n}" for n in named]
     if keyword == "ADD":
         words = text.split()[1:]
