@@ -63,6 +63,22 @@ CATALOG: dict[str, Control] = {
             "Rebuild the image on the current patch release of its base and redeploy.",
         ),
         Control(
+            "IMG-04", "Image build history holds no secrets and no unverified remote ADD", "medium",
+            _SECRETS, "4.9, 4.10",
+            "Build arguments and ENV values are stored in the image's history for anyone who "
+            "can pull it; ADD of a URL fetches content nobody verified.",
+            "Pass build secrets with `RUN --mount=type=secret`, not ARG or ENV; fetch remote "
+            "files with a checksum-verified download (or COPY them) instead of ADD <url>.",
+        ),
+        Control(
+            "IMG-05", "No setuid/setgid files beyond the policy's allow-list", "low",
+            _SECURITY, "4.8",
+            "A setuid or setgid program is a way from the container's user to root (or "
+            "another group) inside the container.",
+            "Remove the setuid/setgid bits in the image build (`find / -xdev -perm /6000 -type f "
+            "-exec chmod a-s {} +`), or list the needed paths in `setuid_allowed`.",
+        ),
+        Control(
             "USR-01", "Container runs as a non-root user", "high",
             "Containers run as non-root users", "4.1",
             "A process running as root inside the container is root on the host's "
@@ -93,11 +109,45 @@ CATALOG: dict[str, Control] = {
         ),
         Control(
             "HRD-04", "Not privileged, no added capabilities, no host namespaces", "high",
-            _SECURITY, "5.4, 5.5, 5.10, 5.16, 5.17, 5.32",
-            "Privileged mode, extra capabilities, host PID/IPC/network namespaces and "
-            "the docker socket each hand the container control over the host.",
-            "Remove `privileged`, `cap_add`, `pid: host`, `ipc: host`, "
-            "`network_mode: host` and any docker.sock mount.",
+            _SECURITY, "5.4, 5.5, 5.10, 5.16, 5.17, 5.21, 5.25, 5.31, 5.32",
+            "Privileged mode, extra capabilities, host PID/IPC/UTS/user/network namespaces, a "
+            "cgroup parent outside the engine's tree and the docker socket each hand the "
+            "container control over the host.",
+            "Remove `privileged`, `cap_add`, `pid: host`, `ipc: host`, `uts: host`, "
+            "`userns_mode: host`, `network_mode: host`, `cgroup_parent` and any docker.sock mount.",
+        ),
+        Control(
+            "HRD-05", "Security profiles are not disabled (seccomp, AppArmor, SELinux)", "high",
+            _SECURITY, "5.2, 5.3, 5.22",
+            "The seccomp filter, the AppArmor profile and the SELinux label confine what the "
+            "process may ask of the kernel; switching one off widens the attack surface of "
+            "the host kernel the container shares.",
+            "Remove `seccomp=unconfined`, `apparmor=unconfined` and `label=disable` from "
+            "`security_opt` (and `privileged`, which disables them all).",
+        ),
+        Control(
+            "HRD-06", "Capabilities are dropped to what the service needs", "medium",
+            _SECURITY, "5.4",
+            "The engine's default capability set (CHOWN, DAC_OVERRIDE, NET_RAW, SETUID, ...) is "
+            "more than most services need; every capability kept is one an exploit can use.",
+            "Set `cap_drop: [ALL]` and add back in `cap_add` only what the service needs "
+            "(listed in the policy's `cap_add_allowed`).",
+        ),
+        Control(
+            "HRD-07", "No sensitive host paths, host devices or shared mount propagation", "high",
+            _SECURITY, "5.6, 5.18, 5.20",
+            "A bind mount of the host's system directories, a host device or a mount that "
+            "propagates back to the host lets the container change or read the host itself.",
+            "Remove binds of /, /boot, /dev, /etc, /lib, /proc, /sys and /usr (mount single "
+            "files read-only where needed), remove `devices:` the policy does not allow, and "
+            "do not use shared or rshared propagation.",
+        ),
+        Control(
+            "HRD-08", "No remote-login daemon runs in the container", "medium",
+            _SECURITY, "5.7",
+            "An sshd or telnetd inside a container is a second way in that bypasses the "
+            "engine's access control and is rarely patched with the service.",
+            "Remove the daemon from the image; use `docker exec` for maintenance.",
         ),
         Control(
             "RES-01", "Memory limit is set and within policy", "medium",
@@ -119,6 +169,14 @@ CATALOG: dict[str, Control] = {
             "A PIDs limit stops a fork bomb inside the container from exhausting the "
             "host's process table.",
             "Set `pids_limit` (or `deploy.resources.limits.pids`).",
+        ),
+        Control(
+            "RES-04", "Restart policy is bounded", "low",
+            _LIMITS, "5.15",
+            "A container that restarts forever turns a crash into a loop that keeps using "
+            "the host's CPU, memory and logs, and hides the failure.",
+            "Use `restart: \"on-failure:N\"` with N at most the policy's `restart_max_retries` "
+            "(or `restart: \"no\"`).",
         ),
         Control(
             "HLT-01", "A healthcheck is defined", "medium",
@@ -143,10 +201,12 @@ CATALOG: dict[str, Control] = {
         ),
         Control(
             "NET-02", "Attached only to the networks the policy allows", "high",
-            _NETWORK, "",
+            _NETWORK, "",  # controls.md's table gives no CIS number, though the rule covers 5.30
             "Each extra network a container joins is a path an attacker can use to "
-            "reach services it should never talk to.",
-            "Attach the service only to the networks the policy lists for it.",
+            "reach services it should never talk to; the engine's default bridge is one flat "
+            "network shared with every container started without a network.",
+            "Attach the service only to the networks the policy lists for it, never to the "
+            "default `bridge`.",
         ),
         Control(
             "NET-03", "Internal networks are internal", "high",
@@ -174,6 +234,15 @@ CATALOG: dict[str, Control] = {
             "Enable ssl in PostgreSQL (server certificate and key) and use "
             "sslmode=require, verify-ca or verify-full in every client DSN.",
             stack_level=True, live=True,
+        ),
+        Control(
+            "NET-06", "No privileged host ports unless the policy allows them", "medium",
+            _NETWORK, "5.8",
+            "Host ports below 1024 are the host's privileged services (ssh, http, https); a "
+            "container taking one either impersonates such a service or needed privileges "
+            "it should not have.",
+            "Publish on a host port of 1024 or above, or list the port in the service's "
+            "`privileged_ports_allowed` (a public proxy's 443).",
         ),
         Control(
             "SEC-01", "Required Docker secrets are mounted", "high",
@@ -217,11 +286,12 @@ CATALOG: dict[str, Control] = {
 CHECKLIST: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("All images use pinned versions", ("IMG-01",)),
     ("Containers run as non-root users", ("USR-01",)),
-    (_SECURITY, ("HRD-01", "HRD-02", "HRD-03", "HRD-04")),
-    (_SECRETS, ("SEC-01", "SEC-02", "SEC-03")),
+    (_SECURITY, ("HRD-01", "HRD-02", "HRD-03", "HRD-04", "HRD-05", "HRD-06", "HRD-07", "HRD-08",
+                  "IMG-05")),
+    (_SECRETS, ("SEC-01", "SEC-02", "SEC-03", "IMG-04")),
     ("Vulnerability scan completed", ("IMG-02", "IMG-03")),
-    (_NETWORK, ("NET-01", "NET-02", "NET-03", "NET-04", "NET-05")),
-    (_LIMITS, ("RES-01", "RES-02", "RES-03")),
+    (_NETWORK, ("NET-01", "NET-02", "NET-03", "NET-04", "NET-05", "NET-06")),
+    (_LIMITS, ("RES-01", "RES-02", "RES-03", "RES-04")),
     (_HEALTH, ("HLT-01", "HLT-02")),
 )
 

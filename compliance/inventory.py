@@ -1,11 +1,18 @@
 """Discover one compose stack and take a single snapshot of it.
 
 Each container, image and network is inspected exactly once per run, and
-concurrently; the checks then read only this snapshot. The snapshot is
+concurrently; the checks then read only this snapshot. Per image ID the
+snapshot also holds its build history (one request) and its setuid/setgid
+files (one streamed export, cached by image ID: compliance/layers.py). What the
+engine host sees of every container (its kernel status, mounts, /run/secrets
+and processes: compliance/sources/inside.py) is read in one command where the
+host can be looked at, else the real uid and processes come from one `docker
+top` per container. The snapshot is
 frozen (read-only mappings and tuples) so no check can change what another
 sees, and its repr never shows an environment value.
 """
 
+import tarfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,9 +20,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 import docker.errors
+import requests
 
+from compliance import layers, processes
 from compliance.engine import Engine
 from compliance.kernel import Ids, Inside, Kernel
+from compliance.layers import SetidFile
+from compliance.processes import Process
 from compliance.sources import inside as inside_view
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -58,6 +69,12 @@ class Container:
     # the engine's clock when the snapshot was taken (`docker info` SystemTime), to tell how
     # long the container had been up (State.StartedAt is the engine's clock too)
     engine_time: str = ""
+    # every process of the container; None when not running or not readable
+    processes: tuple[Process, ...] | None = None
+    # `CreatedBy` of each entry of the image's history, oldest first; None where unreadable
+    image_history: tuple[str, ...] | None = None
+    # the image's setuid/setgid regular files; None where its layers could not be read
+    setid_files: tuple[SetidFile, ...] | None = None
 
     def __repr__(self) -> str:
         return f"<Container {self.name} ({self.service})>"
@@ -125,10 +142,12 @@ def compose_network_name(network: Mapping, project: str) -> str:
     return name[len(prefix):] if name.startswith(prefix) else name
 
 
-def take(engine: Engine, project: str, proc: Path = Path("/proc"), resolve=()) -> Stack:
+def take(engine: Engine, project: str, proc: Path = Path("/proc"),
+         layer_cache: Path | None = None, resolve=()) -> Stack:
     """Inspect every container of `project` once (running and stopped), and look at each
-    from the engine host where it can be (`resolve`: paths the checks will ask about, to be
-    followed through each container's own symlinks)."""
+    from the engine host where it can be. `layer_cache` is where the images' setuid/setgid
+    files are cached (default: layers.cache_dir()); `resolve`: paths the checks will ask
+    about, to be followed through each container's own symlinks."""
     api = engine.api
     listed = api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
     listed = [c for c in listed if PROBE_LABEL not in (c.get("Labels") or {})]
@@ -141,40 +160,47 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc"), resolve=()) -
         inspected = list(pool.map(lambda c: _inspect_container(api, c["Id"]), listed))
         inspected = [c for c in inspected if c is not None]
         image_ids = sorted({c["Image"] for c in inspected})
-        images = dict(zip(image_ids, pool.map(lambda i: _inspect_image(api, i), image_ids),
+        images = dict(zip(image_ids, pool.map(lambda i: _image(api, i, layer_cache), image_ids),
                           strict=True))
     networks = {n["Name"]: n for n in api.networks()}
     info = engine.info()
     engine_security = tuple(info.get("SecurityOptions") or ())
+    host = inside_view.engine_host(engine)
+    views = host.look([inside_view.target(attrs, images[attrs["Image"]].inspect)
+                       for attrs in inspected], str(proc), resolve) if host else {}
     by_service: dict[str, int] = {}
     for attrs in inspected:
         service = _labels(attrs).get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
         by_service[service] = by_service.get(service, 0) + 1
-    host = inside_view.engine_host(engine)
-    views = host.look([inside_view.target(attrs, images.get(attrs["Image"]) or {})
-                       for attrs in inspected], str(proc), resolve) if host else {}
     containers = []
     for attrs in inspected:
         labels = _labels(attrs)
         service = labels.get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
         attached = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
         seen = views.get(attrs["Id"])
-        kernel = seen.kernel if seen else None
+        ids = seen.kernel.ids if seen and seen.kernel else None
+        running = seen.processes if seen else None
+        if not _holds_main_process(attrs, running) or ids is None:
+            top_ids, running = _top(engine, attrs)
+            ids = ids or top_ids
         containers.append(Container(
             service=service,
             name=attrs["Name"].lstrip("/"),
             attrs=freeze(attrs),
-            image=freeze(images.get(attrs["Image"]) or {}),
+            image=freeze(images[attrs["Image"]].inspect),
             networks=MappingProxyType({
                 name: compose_network_name(networks.get(name, {"Name": name}), project)
                 for name in attached
             }),
-            process=kernel.ids if kernel else _ids_from_top(engine, attrs),
+            process=ids,
             test_id=service if by_service[service] == 1
             else f"{service}-{labels.get(NUMBER_LABEL, attrs['Id'][:12])}",
             inside=seen,
             engine_security=engine_security,
             engine_time=info.get("SystemTime") or "",
+            processes=running,
+            image_history=images[attrs["Image"]].history,
+            setid_files=images[attrs["Image"]].setid_files,
         ))
     containers.sort(key=lambda c: c.test_id)
     stack_networks = {
@@ -197,30 +223,62 @@ def _inspect_container(api, container_id: str) -> dict | None:
         return None
 
 
-def _inspect_image(api, image_id: str) -> dict:
+@dataclass(frozen=True)
+class _Image:
+    inspect: dict  # {} if the image is gone
+    history: tuple[str, ...] | None
+    setid_files: tuple[SetidFile, ...] | None
+
+
+def _image(api, image_id: str, layer_cache: Path | None) -> _Image:
+    """What the snapshot holds of one image: inspect, history, setuid/setgid files."""
     try:
-        return api.inspect_image(image_id)
+        inspect = api.inspect_image(image_id)
     except docker.errors.NotFound:
-        return {}
+        return _Image({}, None, None)
+    return _Image(inspect, _history(api, image_id), _setid_files(api, image_id, layer_cache))
 
 
-def _ids_from_top(engine: Engine, attrs: Mapping) -> Ids | None:
-    """The real uid:gid of the main process asked of the engine (`docker top`), where the
-    engine host's /proc cannot be read; None when the container is not running."""
+def _holds_main_process(attrs: Mapping, found: tuple[Process, ...] | None) -> bool:
+    """Whether a /proc scan's processes are the container's: its main pid is among them."""
+    pid = (attrs.get("State") or {}).get("Pid") or 0
+    return bool(found) and any(p.pid == pid for p in found)
+
+
+def _top(engine: Engine, attrs: Mapping) -> tuple[Ids | None, tuple[Process, ...] | None]:
+    """The real uid:gid of the main process and every process, asked of the engine in one
+    `docker top`, where the engine host's /proc cannot be read; (None, None) when the
+    container is not running or the engine will not say."""
     state = attrs.get("State") or {}
     pid = state.get("Pid") or 0
     if not state.get("Running") or pid <= 0:
-        return None
+        return None, None
     try:
-        top = engine.api.top(attrs["Id"], ps_args="-o pid,ruid,rgid")
+        top = engine.api.top(attrs["Id"], ps_args="-o pid,ruid,rgid,comm")
     except docker.errors.APIError:
-        return None
+        return None, None
     titles = [t.upper() for t in top.get("Titles") or ()]
+    ids = None
     for row in top.get("Processes") or ():
         record = dict(zip(titles, row, strict=False))
         if record.get("PID") == str(pid):
             try:
-                return Ids(int(record["RUID"]), int(record["RGID"]))
+                ids = Ids(int(record["RUID"]), int(record["RGID"]))
             except (KeyError, ValueError):
-                return None
-    return None
+                ids = None
+    return ids, processes.from_top(top)
+
+
+def _history(api, image_id: str) -> tuple[str, ...] | None:
+    """`CreatedBy` of every history entry, oldest first (the engine lists newest first)."""
+    try:
+        return tuple(entry.get("CreatedBy") or "" for entry in reversed(api.history(image_id)))
+    except (docker.errors.APIError, requests.RequestException):
+        return None
+
+
+def _setid_files(api, image_id: str, cache: Path | None) -> tuple[SetidFile, ...] | None:
+    try:
+        return layers.cached(image_id, lambda: layers.setid_files(api.get_image(image_id)), cache)
+    except (docker.errors.APIError, requests.RequestException, ValueError, tarfile.TarError):
+        return None

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from compliance.processes import Process
+
 # Linux capability numbers (include/uapi/linux/capability.h), without the CAP_ prefix.
 CAPABILITIES = (
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
@@ -144,7 +146,7 @@ class Inside:
     kernel: Kernel | None
     mounts: tuple[Mount, ...] | None
     secrets: Mapping[str, FileEntry] | None
-    processes: tuple[str, ...] | None  # the command names of the container's processes
+    processes: tuple[Process, ...] | None  # every process of the container (pid, name)
     programs: Mapping[str, bool] | None  # asked-for path inside -> whether it exists
     # asked-for path -> the same path with the container's symlinks resolved
     resolved: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -220,7 +222,9 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
     comm = {}
     for line in shared["processes"]:
         path, _, name = line.partition(":")
-        comm[path.rsplit("/", 2)[-2]] = name.strip()
+        pid = path.rsplit("/", 2)[-2]
+        if pid.isdigit():
+            comm[pid] = name.rstrip("\n")
     members: dict[str, set[str]] = {}
     for line in shared["cgroups"]:
         path, _, cgroup = line.partition(":")
@@ -233,8 +237,9 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
         mounts = parse_mountinfo("\n".join(parts["mountinfo"])) if parts.get("mountinfo") else None
         rooted = "noroot" not in parts
         secrets = dict(filter(None, map(_file_entry, parts.get("secrets", ())))) if rooted else None
-        processes = tuple(sorted(comm[pid] for pid, cgroups in members.items() if pid in comm
-                                 and any(container_id in c for c in cgroups))) if comm else None
+        processes = tuple(sorted((Process(int(pid), comm[pid]) for pid, cgroups in members.items()
+                                  if pid in comm and any(container_id in c for c in cgroups)),
+                                 key=lambda p: p.pid)) if comm else None
         programs = {line[1:]: line[0] == "+" for line in parts.get("programs", ())
                     if line[:1] in ("+", "-")}
         resolved = dict(line.split("\t", 1) for line in parts.get("resolved", ()) if "\t" in line)

@@ -17,6 +17,8 @@ from compliance.yamlfile import kind
 SEVERITY_NAMES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
 _UIDGID = re.compile(r"^\d+:\d+$")
+# The engine's restart policy names (HostConfig.RestartPolicy.Name; "" reads as "no").
+RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 
 
 class PolicyError(Exception):
@@ -37,6 +39,11 @@ class ServicePolicy:
     floating_tags: tuple[str, ...] = ("latest",)
     networks: tuple[str, ...] | None = None
     secrets: tuple[str, ...] = ()
+    devices_allowed: tuple[str, ...] = ()  # host device paths (HRD-07)
+    privileged_ports_allowed: tuple[int, ...] = ()  # host ports below 1024 (NET-06)
+    restart_policies_allowed: tuple[str, ...] = ("no", "on-failure")  # RES-04
+    restart_max_retries: int = 5  # RES-04: the most retries an on-failure policy may have
+    setuid_allowed: tuple[str, ...] = ()  # image paths (IMG-05)
 
 
 @dataclass(frozen=True)
@@ -132,10 +139,13 @@ class _Reader:
             raise self.error(path, f"expected a non-empty string, got {kind(value)}")
         return value
 
-    def strings(self, value, path) -> tuple[str, ...]:
+    def items(self, value, path) -> list:
         if not isinstance(value, list):
             raise self.error(path, f"expected a list, got {kind(value)}")
-        return tuple(self.string(v, (*path, i)) for i, v in enumerate(value))
+        return value
+
+    def strings(self, value, path) -> tuple[str, ...]:
+        return tuple(self.string(v, (*path, i)) for i, v in enumerate(self.items(value, path)))
 
     def number(self, value, path, as_type=int, positive=True):
         if isinstance(value, bool) or not isinstance(value, (int, float) if as_type is float else int):
@@ -206,13 +216,14 @@ class _Reader:
                     raise self.error(where, f"must be positive, got {spec[key]!r}")
             elif key == "cpus_max":
                 value = self.number(value, where, float)
-            elif key == "pids_max":
+            elif key in ("pids_max", "restart_max_retries"):
                 value = self.number(value, where)
-            elif key == "writable_paths":
-                value = self.strings(value, where)
-                for i, item in enumerate(value):
-                    if not item.startswith("/"):
-                        raise self.error((*where, i), f"expected an absolute path, got {item!r}")
+            elif key in ("writable_paths", "devices_allowed", "setuid_allowed"):
+                value = self.paths(value, where)
+            elif key == "privileged_ports_allowed":
+                value = self.ports(value, where)
+            elif key == "restart_policies_allowed":
+                value = self.restart_policies(value, where)
             elif key == "allowed_host_ips":
                 value = self.strings(value, where)
                 for i, item in enumerate(value):
@@ -225,11 +236,36 @@ class _Reader:
             values[key] = value
         return replace(base, **values)
 
+    def paths(self, value, path) -> tuple[str, ...]:
+        value = self.strings(value, path)
+        for i, item in enumerate(value):
+            if not item.startswith("/"):
+                raise self.error((*path, i), f"expected an absolute path, got {item!r}")
+        return value
+
+    def port(self, value, path) -> int:
+        port = self.number(value, path)
+        if port > 65535:
+            raise self.error(path, f"not a TCP port: {port}")
+        return port
+
+    def ports(self, value, path) -> tuple[int, ...]:
+        return tuple(self.port(v, (*path, i)) for i, v in enumerate(self.items(value, path)))
+
+    def restart_policies(self, value, path) -> tuple[str, ...]:
+        """Restart policy names. YAML reads an unquoted `no` as false (interface.md's example
+        writes `[no, on-failure]`), so false is the policy `no`."""
+        names = tuple("no" if v is False else self.string(v, (*path, i))
+                      for i, v in enumerate(self.items(value, path)))
+        for i, name in enumerate(names):
+            if name not in RESTART_POLICIES:
+                raise self.error((*path, i), f"unknown restart policy {name!r} "
+                                             f"(known: {', '.join(RESTART_POLICIES)})")
+        return names
+
     def flows(self, items, path, known) -> tuple[Flow, ...]:
-        if not isinstance(items, list):
-            raise self.error(path, f"expected a list, got {kind(items)}")
         out = []
-        for i, item in enumerate(items):
+        for i, item in enumerate(self.items(items, path)):
             where = (*path, i)
             item = self.mapping(item, where, {"from", "to", "port"})
             for key in ("from", "to", "port"):
@@ -239,10 +275,7 @@ class _Reader:
                 name = self.string(item[key], (*where, key))
                 if name not in known:
                     raise self.error((*where, key), f"unknown service {name!r} (not under services)")
-            port = self.number(item["port"], (*where, "port"))
-            if port > 65535:
-                raise self.error((*where, "port"), f"not a TCP port: {port}")
-            out.append(Flow(item["from"], item["to"], port))
+            out.append(Flow(item["from"], item["to"], self.port(item["port"], (*where, "port"))))
         return tuple(out)
 
     def database(self, spec, known) -> Database:

@@ -8,10 +8,14 @@ loader, so a recorded case exercises exactly what a live audit runs.
 Fixture keys: description, inspect (container inspect, {} for a stack-only
 case), image (image inspect or {}), networks (engine name -> compose name),
 process ("uid:gid" or null), policy (optional policy-file mapping),
-stack_networks (optional, compose name -> network inspect), restarts (optional: what
+stack_networks (optional, compose name -> network inspect), and where a control
+reads more than inspect: kernel (the main process's /proc/<pid>/status lines),
+processes ([pid, comm] of every process), engine_security (`docker info`
+SecurityOptions), history (`CreatedBy` per image history entry, oldest first)
+and setid_files ([path, mode] of the image's setuid/setgid files); restarts (what
 the engine's events said the container did during the run, e.g. ["stopped",
-"started"]), engine_time (optional: the engine's clock at the snapshot, `docker info`
-SystemTime), test (optional: the test function, where a control has more than one), expect
+"started"]), engine_time (the engine's clock at the snapshot, `docker info`
+SystemTime); test (optional: the test function, where a control has more than one), expect
 (passed|failed|skipped|error) and evidence (a substring of the finding's
 evidence; for a skipped case, of its reason).
 """
@@ -26,7 +30,10 @@ import yaml
 
 from compliance import policy as policy_module
 from compliance.inventory import SERVICE_LABEL, Container, Ids, Stack, freeze
+from compliance.kernel import Inside, parse_status
+from compliance.layers import SetidFile
 from compliance.policy import Policy
+from compliance.processes import Process
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "inspect"
@@ -55,15 +62,27 @@ def fixture_files() -> list[Path]:
     return sorted(FIXTURES.glob("*/*.json"))
 
 
-def container_from(inspect: dict, image: dict, networks: dict, process: str | None,
-                   engine_time: str = "") -> Container:
+def _optional(data: dict, key: str, build):
+    return None if data.get(key) is None else build(data[key])
+
+
+def container_from(data: dict) -> Container:
     """A Container as inventory.take builds it: service from the compose label, else the name."""
+    inspect = data["inspect"]
     name = inspect["Name"].lstrip("/")
     service = ((inspect.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL, name)
-    ids = Ids(*map(int, process.split(":"))) if process else None
-    return Container(service=service, name=name, attrs=freeze(inspect), image=freeze(image),
-                     networks=MappingProxyType(dict(networks)), process=ids, test_id=service,
-                     engine_time=engine_time)
+    process = data.get("process")
+    return Container(
+        service=service, name=name, attrs=freeze(inspect), image=freeze(data.get("image") or {}),
+        networks=MappingProxyType(dict(data.get("networks") or {})),
+        process=Ids(*map(int, process.split(":"))) if process else None, test_id=service,
+        inside=_optional(data, "kernel", lambda lines: Inside(
+            "engine host (recorded)", parse_status("\n".join(lines)), None, None, None, None)),
+        engine_time=data.get("engine_time") or "",
+        engine_security=tuple(data.get("engine_security") or ()),
+        processes=_optional(data, "processes", lambda ps: tuple(Process(*p) for p in ps)),
+        image_history=_optional(data, "history", tuple),
+        setid_files=_optional(data, "setid_files", lambda fs: tuple(SetidFile(*f) for f in fs)))
 
 
 def policy_from(mapping: dict | None) -> Policy:
@@ -78,9 +97,7 @@ def load(path: Path) -> Recorded:
     data = json.loads(path.read_text())
     if data["expect"] not in OUTCOMES:
         raise ValueError(f"{path}: expect must be one of {OUTCOMES}, got {data['expect']!r}")
-    container = container_from(data["inspect"], data.get("image") or {}, data.get("networks") or {},
-                               data.get("process"), data.get("engine_time") or "") \
-        if data.get("inspect") else None
+    container = container_from(data) if data.get("inspect") else None
     stack = Stack(name="recorded", containers=(container,) if container else (),
                   networks=MappingProxyType({k: freeze(v) for k, v in
                                              (data.get("stack_networks") or {}).items()}),

@@ -39,3 +39,25 @@ def test_the_checklist_covers_every_control_but_the_drift_check():
 def test_the_markdown_table_lists_every_control():
     table = controls.markdown()
     assert all(f"| {control_id} | " in table for control_id in controls.CATALOG)
+
+
+def checklist_of_the_spec() -> list[tuple[str, list[str]]]:
+    """controls.md's last section: `- Item — IMG-01`, ranges spelled `HRD-01..08`."""
+    if not SPEC.is_file():
+        pytest.skip(f"the contract is not beside this clone ({SPEC})")
+    section = SPEC.read_text().split("## The seed's checklist, item by item", 1)[1]
+    items = []
+    for item, refs in re.findall(r"^- (.+?) — (.+)$", section, re.MULTILINE):
+        ids = []
+        for ref in refs.split(", "):
+            prefix, first, _, last = re.match(r"([A-Z]{3})-(\d\d)(\.\.(\d\d))?$", ref).groups()
+            ids += [f"{prefix}-{n:02d}" for n in range(int(first), int(last or first) + 1)]
+        items.append((item, ids))
+    return items
+
+
+def test_the_checklist_is_the_contracts_eight_items_with_their_controls():
+    spec = checklist_of_the_spec()
+    assert len(spec) == 8
+    assert [(item, sorted(ids)) for item, ids in spec] == [
+        (item, sorted(ids)) for item, ids in controls.CHECKLIST]

@@ -5,6 +5,7 @@ import docker
 import pytest
 
 from compliance import kernel
+from compliance.processes import Process
 from compliance.sources import inside
 
 MOUNTINFO = """\
@@ -40,7 +41,7 @@ def test_one_answer_for_every_container_is_split_and_read():
                                                                             "/ overlay ro")
     assert a.secrets == {"db_pw": kernel.FileEntry("file", 0, 0, 0o600)}
     assert a.programs == {"/usr/bin/curl": False, "/bin/curl": False}
-    assert a.processes == ("sleep", "sshd")
+    assert a.processes == (Process(10, "sleep"), Process(11, "sshd"))
     c = seen["ccc"]
     assert (c.secrets, c.programs) == (None, None)  # its root could not be looked into
     assert kernel.parse_view(answer.replace("@@done", ""), "x") == {}  # cut short: nothing
@@ -72,7 +73,7 @@ def test_the_engine_host_reads_a_real_container_in_one_command():
         assert (str(view.kernel.ids), view.kernel.no_new_privs, view.kernel.cap_eff) == (
             "1001:1001", True, frozenset())
         assert view.root_mount().read_only and view.mount_at("/tmp").fstype == "tmpfs"
-        assert view.processes == ("sleep",)
+        assert [p.name for p in view.processes] == ["sleep"]
         assert view.programs == {"/bin/sh": True, "/bin/curl": False}
         assert view.secrets == {}
     finally:

@@ -1,5 +1,7 @@
-"""The inventory: scoped to one stack, one inspect per container, the real uid, frozen facts."""
+"""The inventory: scoped to one stack, one inspect per container, the real uid, every process,
+each image's history and setuid files, frozen facts."""
 
+import dataclasses
 import uuid
 
 import docker
@@ -42,13 +44,27 @@ def test_only_the_stacks_own_containers_including_stopped(two_projects):
                for c in stack.containers)
 
 
-def test_each_container_is_inspected_once(two_projects):
+def test_each_container_is_inspected_once(two_projects, tmp_path):
     connected = engine.connect()
     before = connected.calls.count
-    stack = inventory.take(connected, two_projects)
+    stack = inventory.take(connected, two_projects, layer_cache=tmp_path)
     images = {c.attrs["Image"] for c in stack.containers}
-    # one list, one inspect per container, one per image, one network listing, one `docker info`
-    assert connected.calls.count - before == 1 + len(stack.containers) + len(images) + 1 + 1
+    # one list, one inspect per container, per image its inspect, history and (not yet cached)
+    # export, one network listing, one `docker info`; the processes come from /proc, not the engine
+    assert connected.calls.count - before == 1 + len(stack.containers) + 3 * len(images) + 1 + 1
+    before = connected.calls.count
+    inventory.take(connected, two_projects, layer_cache=tmp_path)
+    assert connected.calls.count - before == 1 + len(stack.containers) + 2 * len(images) + 1 + 1
+
+
+def test_every_process_history_and_setuid_files(two_projects, tmp_path):
+    stack = inventory.take(engine.connect(), two_projects, layer_cache=tmp_path)
+    by_service = {c.service: c for c in stack.containers}
+    web = by_service["web"]
+    assert [p.name for p in web.processes] == ["sleep"]
+    assert web.processes[0].pid == web.state["Pid"]
+    assert by_service["job"].processes is None  # never started
+    assert web.image_history is not None and web.setid_files == ()  # static busybox: none
 
 
 def test_real_uid_of_the_main_process(two_projects):
@@ -70,3 +86,21 @@ def test_an_empty_stack_is_an_error():
     connected = engine.connect()
     with pytest.raises(inventory.InventoryError, match="no containers of stack 'inv-empty'"):
         inventory.take(connected, "inv-empty")
+
+
+def test_where_the_engine_hosts_proc_is_not_ours_docker_top_gives_ids_and_processes(two_projects,
+                                                                                   tmp_path):
+    local = engine.connect()
+    remote = dataclasses.replace(local, host="tcp://engine.example:2376")  # the same engine, not local
+    before = remote.calls.count
+    stack = inventory.take(remote, two_projects, layer_cache=tmp_path)
+    by_service = {c.service: c for c in stack.containers}
+    web = by_service["web"]
+    assert web.kernel is None and str(web.process) == "1001:1001"
+    assert [p.name for p in web.processes] == ["sleep"]
+    assert by_service["job"].processes is None
+    images = {c.attrs["Image"] for c in stack.containers}
+    running = sum(bool(c.state.get("Running")) for c in stack.containers)
+    # as above, plus one `docker top` per running container
+    assert remote.calls.count - before == (1 + len(stack.containers) + 3 * len(images) + 1 + 1
+                                           + running)

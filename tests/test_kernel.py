@@ -47,8 +47,7 @@ def seen(status: str) -> kernel.Inside:
 
 def recorded(name: str, **changes):
     data = json.loads((FIXTURES / "HRD-01" / name).read_text())
-    container = container_from(data["inspect"], data.get("image") or {}, {}, data.get("process"))
-    return dataclasses.replace(container, **changes)
+    return dataclasses.replace(container_from(data), **changes)
 
 
 def test_the_engine_default_passes_hrd01_without_a_security_opt_entry():

@@ -30,7 +30,7 @@ def readme_failures() -> set[tuple]:
 
 
 def planted_secrets() -> list[str]:
-    text = (WEAK / "compose.yml").read_text() + (WEAK / "compose.drift.yml").read_text()
+    text = "".join((WEAK / name).read_text() for name in ("compose.yml", "compose.drift.yml", "prepare"))
     return sorted(set(re.findall(r"weak-secret-[\w-]+", text)))
 
 
@@ -62,8 +62,9 @@ def test_weak_verdicts_are_proven_from_inside_where_the_engine_host_can_look(wea
         ("HLT-02", "sidecar", "test_running_and_healthy")]
 
 
-def test_weak_errors_only_where_a_stopped_container_hides_the_real_uid(weak):
-    assert weak.where("error") == {("USR-01", "jobs")}
+def test_weak_errors_only_where_a_stopped_container_hides_its_processes(weak):
+    # jobs has exited: no real uid (USR-01) and no process list (HRD-08) to judge
+    assert weak.where("error") == {("USR-01", "jobs"), ("HRD-08", "jobs")}
     assert weak.returncode == 1
 
 

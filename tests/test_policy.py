@@ -88,6 +88,17 @@ def test_unknown_top_level_key(tmp_path):
     ("defaults:\n  user: admin\n", ":2: defaults.user:", 'expected "non-root" or "uid:gid"'),
     ("defaults:\n  allowed_host_ips: [localhost]\n", ":2: defaults.allowed_host_ips.0:",
      "not an IP address"),
+    ("defaults:\n  devices_alowed: []\n", ":2: defaults.devices_alowed:", "unknown key"),
+    ("defaults:\n  devices_allowed: [fuse]\n", ":2: defaults.devices_allowed.0:", "absolute path"),
+    ("defaults:\n  setuid_allowed: /usr/bin/su\n", ":2: defaults.setuid_allowed:", "expected a list"),
+    ("defaults:\n  privileged_ports_allowed: [https]\n", ":2: defaults.privileged_ports_allowed.0:",
+     "expected an integer"),
+    ("defaults:\n  privileged_ports_allowed: [70000]\n", ":2: defaults.privileged_ports_allowed.0:",
+     "not a TCP port"),
+    ("defaults:\n  restart_policies_allowed: [sometimes]\n",
+     ":2: defaults.restart_policies_allowed.0:", "unknown restart policy"),
+    ("defaults:\n  restart_max_retries: five\n", ":2: defaults.restart_max_retries:",
+     "expected an integer"),
 ])
 def test_wrong_type_is_an_error(tmp_path, text, where, problem):
     message = error_of(tmp_path, text)
@@ -100,6 +111,8 @@ def test_wrong_type_is_an_error(tmp_path, text, where, problem):
     ("defaults:\n  memory_max: 0\n", ":2: defaults.memory_max:"),
     ("secrets:\n  min_bytes: -32\n", ":2: secrets.min_bytes:"),
     ("images:\n  max_age_days: -7\n", ":2: images.max_age_days:"),
+    ("defaults:\n  restart_max_retries: -1\n", ":2: defaults.restart_max_retries:"),
+    ("defaults:\n  privileged_ports_allowed: [-443]\n", ":2: defaults.privileged_ports_allowed.0:"),
 ])
 def test_negative_or_zero_limit_is_an_error(tmp_path, text, where):
     message = error_of(tmp_path, text)
@@ -141,3 +154,27 @@ def test_the_shipped_policy_loads():
     policy = load(ROOT / "policies" / "passq.yml")
     assert policy.services["frontend"].memory_max == 64 * MIB
     assert policy.internal_networks == ("backend_network", "database_network")
+
+
+def test_cis_keys_merge_per_service(tmp_path):
+    policy = load(write(tmp_path, """
+        defaults:
+          restart_policies_allowed: [no, on-failure]
+          restart_max_retries: 3
+        services:
+          proxy:
+            privileged_ports_allowed: [443, 80]
+            restart_policies_allowed: [unless-stopped]
+          fuse:
+            devices_allowed: [/dev/fuse]
+            setuid_allowed: [/usr/bin/fusermount3]
+    """))
+    proxy, fuse = policy.services["proxy"], policy.services["fuse"]
+    assert policy.defaults.restart_policies_allowed == ("no", "on-failure")  # YAML's `no` is false
+    assert proxy.privileged_ports_allowed == (443, 80)
+    assert proxy.restart_policies_allowed == ("unless-stopped",)
+    assert (fuse.devices_allowed, fuse.setuid_allowed, fuse.restart_max_retries) == (
+        ("/dev/fuse",), ("/usr/bin/fusermount3",), 3)
+    assert ServicePolicy().restart_policies_allowed == ("no", "on-failure")
+    assert ServicePolicy().restart_max_retries == 5
+

@@ -22,3 +22,9 @@ def test_allowed_networks_only(container, service_policy, verdict):
 def test_internal_networks(stack, policy, verdict):
     """Internal networks are internal."""
     verdict(network.internal_networks(stack, policy))
+
+
+@pytest.mark.control("NET-06")
+def test_no_privileged_host_ports(container, service_policy, verdict):
+    """No privileged host ports unless the policy allows them."""
+    verdict(network.privileged_ports(container, service_policy))

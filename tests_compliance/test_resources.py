@@ -1,4 +1,5 @@
-"""Resources: hard limits on memory, CPU and processes (checklist: Resource limits set)."""
+"""Resources: hard limits on memory, CPU and processes, a bounded restart policy (checklist: Resource
+limits set)."""
 
 import pytest
 
@@ -21,3 +22,9 @@ def test_cpu_limit(container, service_policy, verdict):
 def test_pids_limit(container, service_policy, verdict):
     """PIDs limit is set."""
     verdict(resources.pids_limit(container, service_policy))
+
+
+@pytest.mark.control("RES-04")
+def test_restart_bounded(container, service_policy, verdict):
+    """Restart policy is bounded."""
+    verdict(resources.restart_bounded(container, service_policy))

@@ -1,4 +1,8 @@
-"""Hardening checks: what the container may do beyond its own process (HRD-01..04)."""
+"""Hardening checks: what the container may do beyond its own process (HRD-01..04).
+
+HRD-05/06 (what the kernel confines) are in confinement.py, HRD-07 (host paths and
+devices) in host_paths.py, HRD-08 (the processes) in processes.py.
+"""
 
 import posixpath
 
@@ -12,18 +16,28 @@ NNP = "no-new-privileges"
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _FALSE = ("0", "f", "F", "FALSE", "false", "False")
 DOCKER_SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
-HOST_NAMESPACES = ("PidMode", "IpcMode", "NetworkMode")
+# HostConfig key -> the namespace it shares when set to "host"
+HOST_NAMESPACES = {"PidMode": "PID", "IpcMode": "IPC", "UTSMode": "UTS", "UsernsMode": "user",
+                   "NetworkMode": "network"}
+
+
+def security_option(option: str) -> tuple[str, str]:
+    """One `SecurityOpt` entry as the engine parses it: split at the first `=`, else at the
+    first `:` (the deprecated spelling), into key and value (`seccomp:unconfined` ->
+    `("seccomp", "unconfined")`); a bare flag has the value ""."""
+    sep = "=" if "=" in option else ":"
+    key, _, value = option.partition(sep)
+    return key, value
 
 
 def no_new_privileges_setting(option: str) -> bool | None:
     """What one `SecurityOpt` entry says about no-new-privileges: True, False, or None
-    when it is about something else. Parsed as the engine parses it (split at the first
-    `=`, else the first `:`), because `no-new-privileges:false` contains the flag's name
-    but switches it off. ValueError for a value the engine would not accept."""
+    when it is about something else. Parsed as the engine parses it, because
+    `no-new-privileges:false` contains the flag's name but switches it off. ValueError
+    for a value the engine would not accept."""
     if option == NNP:
         return True
-    sep = "=" if "=" in option else ":"
-    key, _, value = option.partition(sep)
+    key, value = security_option(option)
     if key != NNP:
         return None
     if value in _TRUE:
@@ -166,13 +180,25 @@ def _capabilities(attrs, allowed) -> Finding:
 
 
 def _host_namespaces(attrs) -> Finding:
-    """PID, IPC or network namespace shared with the host (`container:<id>` is not the host)."""
+    """PID, IPC, UTS, user or network namespace shared with the host (`container:<id>` is
+    not the host)."""
     modes = {key: lookup(attrs, f"HostConfig.{key}") for key in HOST_NAMESPACES}
     evidence = ", ".join(shown(f"HostConfig.{key}", value) for key, value in modes.items())
     shared = [key for key, value in modes.items() if value == "host"]
     if shared:
-        names = ", ".join(k.removesuffix("Mode").upper() for k in shared)
+        names = ", ".join(HOST_NAMESPACES[k] for k in shared)
         return failed(f"should not share the host's {names} namespace", evidence)
+    return passed(evidence)
+
+
+def _cgroup_parent(attrs) -> Finding:
+    """CIS 5.25: a `cgroup_parent` moves the container out of the engine's cgroup tree, and
+    with it out of the limits the engine manages."""
+    parent = lookup(attrs, "HostConfig.CgroupParent")
+    evidence = shown("HostConfig.CgroupParent", parent)
+    if parent:
+        return failed("should not set cgroup_parent (the container leaves the engine's cgroup tree)",
+                      evidence)
     return passed(evidence)
 
 
@@ -196,9 +222,10 @@ def _docker_socket(attrs) -> Finding:
 
 @decided
 def no_host_privileges(container: Container, policy: ServicePolicy) -> Finding:
-    """HRD-04: not privileged, no capability beyond the allow-list, no host PID/IPC/network
-    namespace, no docker socket. Each is a way to control the host from the container."""
+    """HRD-04: not privileged, no capability beyond the allow-list, no host PID/IPC/UTS/user/
+    network namespace, no cgroup parent, no docker socket. Each is a way to control the host
+    from the container."""
     attrs = container.attrs
     return worst([_boolean(attrs, "HostConfig.Privileged", False, "should not run privileged"),
                   _capabilities(attrs, policy.cap_add_allowed),
-                  _host_namespaces(attrs), _docker_socket(attrs)])
+                  _host_namespaces(attrs), _cgroup_parent(attrs), _docker_socket(attrs)])

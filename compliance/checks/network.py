@@ -1,4 +1,4 @@
-"""Network checks: where ports listen and which networks a container joins (NET-01..03)."""
+"""Network checks: where ports listen and which networks a container joins (NET-01..03, NET-06)."""
 
 import ipaddress
 from dataclasses import dataclass
@@ -7,6 +7,9 @@ from compliance.checks.facts import decided, lookup, network_mode, shown
 from compliance.inventory import Container, Stack
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import Policy, ServicePolicy
+
+DEFAULT_BRIDGE = "bridge"  # the engine's own network; "default" is its NetworkMode alias
+PRIVILEGED_PORTS = 1024
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,15 @@ def published_ports_allowed(container: Container, policy: ServicePolicy) -> Find
 @decided
 def allowed_networks_only(container: Container, policy: ServicePolicy) -> Finding:
     """NET-02: the container joins only networks the policy allows for its service, by
-    compose network name."""
+    compose network name, and never the engine's default bridge (CIS 5.30: one flat network
+    with every container started without a network), whatever the policy lists."""
+    mode = network_mode(container.attrs)
+    if mode in ("default", DEFAULT_BRIDGE) or DEFAULT_BRIDGE in container.networks:
+        return failed("should not join the engine's default bridge network",
+                      f"{shown('HostConfig.NetworkMode', mode)}, "
+                      f"{shown('engine networks', sorted(container.networks))}")
     if policy.networks is None:
         return not_applicable(f"the policy names no networks for service {container.service}")
-    mode = network_mode(container.attrs)
     if mode == "host":
         return failed("should join only the policy's networks, not the host's network",
                       shown("HostConfig.NetworkMode", mode))
@@ -81,6 +89,31 @@ def allowed_networks_only(container: Container, policy: ServicePolicy) -> Findin
     if extra:
         return failed(f"should not join {', '.join(extra)}", evidence)
     return passed(evidence)
+
+
+@decided
+def privileged_ports(container: Container, policy: ServicePolicy) -> Finding:
+    """NET-06: every published host port is 1024 or above unless the policy's
+    `privileged_ports_allowed` lists it. In network_mode host nothing is published: the
+    processes bind host ports directly, privileged ones included, and inspect cannot show
+    which, so it fails too."""
+    if network_mode(container.attrs) == "host":
+        return failed("should not use network_mode host (its processes bind host ports, "
+                      "privileged ones included, directly)", shown("HostConfig.NetworkMode", "host"))
+    published = [b for b in bindings(container) if b.host_port]
+    try:
+        low = [b for b in published if int(b.host_port) < PRIVILEGED_PORTS
+               and int(b.host_port) not in policy.privileged_ports_allowed]
+    except ValueError:
+        return undecided("a published host port is not a number",
+                         "; ".join(str(b) for b in published))
+    if low:
+        return failed(f"should publish on host ports of {PRIVILEGED_PORTS} or above (or list the "
+                      "port in privileged_ports_allowed)",
+                      "; ".join(dict.fromkeys(str(b) for b in low)))
+    if not published:
+        return passed("no published host ports")
+    return passed("; ".join(dict.fromkeys(str(b) for b in published)))
 
 
 def internal_networks(stack: Stack, policy: Policy) -> Finding:

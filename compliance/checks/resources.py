@@ -1,4 +1,4 @@
-"""Resource checks: hard limits on memory, CPU and processes (RES-01..03).
+"""Resource checks: hard limits on memory, CPU and processes, a bounded restart policy (RES-01..04).
 
 A missing limit, and the engine's spellings of "unlimited" (0, -1, null),
 fail; a limit above the policy's maximum fails too.
@@ -81,3 +81,22 @@ def pids_limit(container: Container, policy: ServicePolicy) -> Finding:
     if not limit or limit <= 0:
         return failed("should set a PIDs limit (pids_limit)", f"{evidence} (unlimited)")
     return _within(evidence, limit, policy.pids_max, str, "processes")
+
+
+@decided
+def restart_bounded(container: Container, policy: ServicePolicy) -> Finding:
+    """RES-04: the restart policy is one the policy allows (default `no` and `on-failure`),
+    and `on-failure` gives up after 1 to `restart_max_retries` tries: MaximumRetryCount 0
+    retries forever, as `always` and `unless-stopped` do."""
+    restart = lookup(container.attrs, "HostConfig.RestartPolicy") or {}
+    name = restart.get("Name") or "no"
+    retries = restart.get("MaximumRetryCount") or 0
+    evidence = shown("HostConfig.RestartPolicy", restart)
+    if name not in policy.restart_policies_allowed:
+        return failed(f"should use a bounded restart policy (on-failure:N), not {name!r} "
+                      f"(allowed: {', '.join(policy.restart_policies_allowed)})", evidence)
+    if name == "on-failure" and not 1 <= retries <= policy.restart_max_retries:
+        return failed(f"should give up after 1 to {policy.restart_max_retries} retries "
+                      f"(restart: on-failure:N)", f"{evidence} "
+                      f"({'retries forever' if retries == 0 else 'over the policy maximum'})")
+    return passed(evidence)
