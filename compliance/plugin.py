@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from pytest_metadata.plugin import metadata_key
 
-from compliance import controls, hosts, outcomes, probes
+from compliance import controls, hosts, outcomes
 from compliance.audit import Audit
 from compliance.outcomes import ControlError, ControlFailed, Result
 from compliance.report import html, outputs, scrub, terminal
+from compliance.sources import probes
 
 AUDIT = pytest.StashKey[Audit]()
 FINDING = pytest.StashKey[object]()

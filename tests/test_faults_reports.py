@@ -17,8 +17,9 @@ import docker
 import jsonschema
 import pytest
 
-from compliance import inventory, probes
+from compliance import inventory
 from compliance.report import files
+from compliance.sources import probes
 from tests import live
 from tests.live import ROOT
 from tests.test_reports import SARIF_SCHEMA, _blob, _strings

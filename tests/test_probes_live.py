@@ -15,8 +15,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from compliance import engine, inventory, policy, probes
+from compliance import engine, inventory, policy
 from compliance.checks import live as checks
+from compliance.sources import probes
+from compliance.sources.probes import runner as probe_runner
 from tests.live import stack_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +76,7 @@ def test_passq_staging_passes_the_live_controls(tmp_path):
         assert outcome == "passed" and "kernel mountinfo: root mount / overlay ro" in evidence, (
             service, evidence)  # proven without writing: no write probe ran
     assert not [c for c in no_probe_left()
-                if probes._owner_gone((c.get("Labels") or {}).get(probes.OWNER_LABEL, ""))]
+                if probe_runner.owner_gone((c.get("Labels") or {}).get(probes.OWNER_LABEL, ""))]
 
 
 def test_weak_fails_them_and_never_prints_a_planted_secret(tmp_path):

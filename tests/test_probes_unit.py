@@ -5,11 +5,11 @@ from types import MappingProxyType
 
 import pytest
 
-from compliance import probes
 from compliance.checks import live
 from compliance.inventory import Container, Ids, Stack, freeze
+from compliance.observations import Attempt, FlowObservation, ProbeError, TlsObservation, WriteObservation
 from compliance.policy import Database, Flow, Policy
-from compliance.probes import Attempt, FlowObservation, ProbeError, TlsObservation, WriteObservation
+from compliance.sources.probes import parse, plan
 
 DENY = Flow("frontend", "db", 5432)
 ALLOW = Flow("backend", "db", 5432)
@@ -252,7 +252,7 @@ def test_connect_output_is_classified():
            "Connection refused\n@@connect a1-0 1 nc: timed out\n@@connect a1-1 143\n"
            "@@connect a2-0 1 nc: can't connect to remote host: No route to host\n"
            "@@connect a2-1 1 nc: bad address 'x'\n@@done\n")
-    parsed = probes.parse_connects(out)
+    parsed = parse.parse_connects(out)
     assert {k: v[0] for k, v in parsed.items()} == {
         "a0-0": "connected", "a0-1": "refused", "a1-0": "timeout", "a1-1": "timeout",
         "a2-0": "unreachable", "a2-1": "error"}
@@ -260,13 +260,13 @@ def test_connect_output_is_classified():
 
 def test_an_unfinished_probe_is_an_error():
     with pytest.raises(ProbeError, match="did not finish"):
-        probes.parse_connects("@@connect a0-0 0\n")
+        parse.parse_connects("@@connect a0-0 0\n")
 
 
 def test_ssl_output_is_parsed():
     out = "@@ssl 127.0.0.1 0 53\n@@ssl 10.0.0.2 0 4e\n@@ssl 10.0.0.3 0 45\n@@ssl 10.0.0.4 0\n" \
           "@@ssl 10.0.0.5 1 nc: can't connect to remote host (10.0.0.5): Connection refused\n@@done"
-    parsed = probes.parse_ssl(out)
+    parsed = parse.parse_ssl(out)
     assert parsed["127.0.0.1"] == ("connected", "S", "")
     assert parsed["10.0.0.2"][1] == "N" and parsed["10.0.0.3"][1] == "0x45"
     assert parsed["10.0.0.4"] == ("connected", None, "")
@@ -275,26 +275,31 @@ def test_ssl_output_is_parsed():
 
 def test_write_output_is_parsed():
     erofs = "@@write 1 0 - sh: can't create /proc/1/root/.p: Read-only file system\n@@done\n"
-    assert probes.parse_write(erofs) == ("refused", "EROFS", False, True, "Read-only file system")
-    assert probes.parse_write("@@write 0 1 1\n@@done")[:4] == ("written", "", True, True)
-    assert probes.parse_write("@@access ls: /proc/1/root/: Permission denied\n@@done")[0] == "error"
-    assert probes.parse_write("@@identity pid 9 is not the target's main process\n@@done")[0] == "error"
+    assert parse.parse_write(erofs) == ("refused", "EROFS", False, True, "Read-only file system")
+    assert parse.parse_write("@@write 0 1 1\n@@done")[:4] == ("written", "", True, True)
+    assert parse.parse_write("@@access ls: /proc/1/root/: Permission denied\n@@done")[0] == "error"
+    assert parse.parse_write("@@identity pid 9 is not the target's main process\n@@done")[0] == "error"
 
 
 # -- planning: only the stack's own addresses ----------------------------------------
 
 
 class FakeRunner:
-    def __init__(self, result="timeout"):
-        self.jobs = None
-        self.result = result
+    """Runs no container: every connect a probe would try times out."""
 
-    def connects(self, jobs, allowed):
-        self.jobs = jobs
-        for _, attempts in jobs:
-            for _, address, _ in attempts:
-                probes._check_target(address, allowed)
-        return [{a[0]: (self.result, "") for a in attempts} for _, attempts in jobs]
+    connect_timeout = 2
+
+    def __init__(self):
+        self.specs = []
+
+    def run_batches(self, batches):
+        self.specs += [spec for batch in batches for spec in batch.specs]
+        return [batch.finish([self.answer(spec) for spec in batch.specs]) for batch in batches]
+
+    @staticmethod
+    def answer(spec) -> str:
+        """What the connect script prints when every attempt (id, address, port) times out."""
+        return "".join(f"@@connect {attempt} 124\n" for attempt in spec.args[1::3]) + "@@done\n"
 
 
 def staging_stack():
@@ -308,34 +313,36 @@ def staging_stack():
 
 def test_flows_target_every_address_of_the_target_service_from_every_source():
     policy = Policy("p", "x", deny_flows=(DENY,), allow_flows=(Flow("frontend", "backend", 8080),))
-    runner = FakeRunner()
-    observed = probes.probe_flows(runner, staging_stack(), policy)
-    assert [(src.service, [(a, p) for _, a, p in attempts]) for src, attempts in runner.jobs] == [
-        ("frontend", [("10.3.0.4", 5432), ("10.2.0.3", 8080), ("10.3.0.3", 8080)])]
+    runner, stack = FakeRunner(), staging_stack()
+    observed = plan.probe_flows(runner, stack, policy)
+    (frontend,) = stack.service("frontend")
+    assert [(spec.network_mode, list(zip(spec.args[2::3], spec.args[3::3], strict=True)))
+            for spec in runner.specs] == [
+        (f"container:{frontend.id}", [("10.3.0.4", "5432"), ("10.2.0.3", "8080"), ("10.3.0.3", "8080")])]
     assert [len(o.attempts) for o in observed] == [1, 2]
     assert str(observed[0].attempts[0]) == "s-frontend-1 -> 10.3.0.4:5432 [db]: timeout"
 
 
 def test_a_flow_without_a_running_source_is_a_problem_not_a_pass():
     policy = Policy("p", "x", deny_flows=(Flow("old", "db", 5432),))
-    observed = probes.probe_flows(FakeRunner(), staging_stack(), policy)
+    observed = plan.probe_flows(FakeRunner(), staging_stack(), policy)
     assert "no running container of service 'old'" in observed[0].problem
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "10.9.9.9", "192.168.1.1", "::2"])
 def test_probes_refuse_addresses_outside_the_stack(address):
     with pytest.raises(ProbeError, match="not an address of the stack"):
-        probes._check_target(address, {"10.3.0.4"})
-    probes._check_target("127.0.0.1", set())
-    probes._check_target("10.3.0.4", {"10.3.0.4"})
+        plan.check_target(address, {"10.3.0.4"})
+    plan.check_target("127.0.0.1", set())
+    plan.check_target("10.3.0.4", {"10.3.0.4"})
 
 
 def test_the_write_probe_joins_a_private_pid_namespace_as_the_targets_user():
-    spec = probes.write_spec(container("web", host_config={"CapDrop": ["ALL"]}), "/.p")
+    spec = plan.write_spec(container("web", host_config={"CapDrop": ["ALL"]}), "/.p")
     assert spec.pid_mode == "container:web0123456789abcdef" and spec.args == ("1", "", ".p")
     assert spec.user == "1001:1001" and spec.cap_drop == ("ALL",) and spec.network_mode == "none"
 
 
 def test_a_target_in_the_host_pid_namespace_is_reached_by_its_pid_and_identity_checked():
-    spec = probes.write_spec(container("mon", host_config={"PidMode": "host"}, pid=777), "/.p")
+    spec = plan.write_spec(container("mon", host_config={"PidMode": "host"}, pid=777), "/.p")
     assert spec.pid_mode == "host" and spec.args == ("777", "mon0123456789abcdef", ".p")

@@ -1,6 +1,6 @@
 """Live checks: the probes' observations (+ policy) -> Finding (NET-04, NET-05, HRD-02 live).
 
-Pure: the observations come from compliance/probes.py; nothing here calls the
+Pure: the observations come from compliance/sources/probes/; nothing here calls the
 engine. A DSN is never put into evidence: evidence names the variable only.
 """
 
@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from compliance.inventory import Container
+from compliance.observations import FlowObservation, ProbeError, TlsObservation, WriteObservation
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided
 from compliance.policy import Database
-from compliance.probes import FlowObservation, ProbeError, TlsObservation, WriteObservation
 
 # No address of the target answered: the only proof that a deny flow is blocked. A refusal
 # (RST) is an answer from the target's address: the path is open, only nothing listened.

@@ -1,0 +1,24 @@
+"""Live proofs that need traffic or a write: short-lived probe containers that observe,
+never judge.
+
+A probe container runs the probe image (a static busybox) inside a target's
+namespaces, so the target image needs no tools at all:
+
+- network probes join the source container's network namespace
+  (`network_mode: container:<id>`) and try TCP connects (NET-04) or send the
+  PostgreSQL SSLRequest (NET-05);
+- write probes (HRD-02, only where the engine host cannot show the kernel's mount
+  table) join the target's PID namespace and try to create a file on its root
+  filesystem through `/proc/<pid>/root`, as the target's own uid:gid with the
+  target's capabilities.
+
+Probes record raw observations (compliance/observations.py); the verdicts are pure
+checks in compliance/checks/live.py. The seams: scripts.py (what runs inside),
+parse.py (what it printed), plan.py (snapshot + policy -> what to try), runner.py
+(one runner for every kind), live.py (one run's observations, every kind in one pool).
+"""
+
+from compliance.sources.probes.live import KINDS, PROBES_OF_CONTROL, Live
+from compliance.sources.probes.runner import OWNER_LABEL, PROBE_IMAGE, ProbeRunner
+
+__all__ = ["KINDS", "OWNER_LABEL", "PROBES_OF_CONTROL", "PROBE_IMAGE", "Live", "ProbeRunner"]
