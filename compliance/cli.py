@@ -21,12 +21,16 @@ PACKAGE = Path(__file__).resolve().parent
 SETTINGS = PACKAGE / "audit.ini"
 POLICY = PACKAGE / "policies" / "passq.yml"
 CHECKLIST = PACKAGE / "checklist"
+# This command is `compliance` itself, imported before pytest could mark the package for
+# assertion rewriting; it has no asserts to rewrite (an editable install never marks it).
+IMPORTED = ("ignore:Module already imported so cannot be rewritten; compliance"
+            ":pytest.PytestAssertRewriteWarning")
 
 
 def pytest_args(args: list[str]) -> list[str]:
     """The arguments for pytest: ours first, so a user's own -c, --rootdir or -o still wins."""
     return ["--config-file", str(SETTINGS), "--rootdir", str(Path.cwd()), "-p", "compliance.plugin",
-            "-o", f"compliance_policy={POLICY}", *args, str(CHECKLIST)]
+            "-o", f"compliance_policy={POLICY}", "-W", IMPORTED, *args, str(CHECKLIST)]
 
 
 def main(argv: list[str] | None = None) -> int:

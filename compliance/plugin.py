@@ -320,8 +320,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     audit.finish(time.time())
     audit.passed = audit.gate(session)
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not (
-            session.config.option.collectonly):
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = pytest.ExitCode.OK if audit.passed else pytest.ExitCode.TESTS_FAILED
     audit.write_reports(Path(session.config.getoption("report_dir")))
 
