@@ -222,9 +222,19 @@ def verdict(request, pytestconfig):
         __tracebackhide__ = True
         finding = finding.redacted(audit.redact)
         request.node.stash[FINDING] = finding
-        outcomes.verdict(finding, f"{control.id} {control.title}")
+        service, _ = _subject(request.node)
+        outcomes.verdict(finding, terminal.lead(control.id, service))
 
     return report
+
+
+def _subject(item) -> tuple[str | None, str | None]:
+    """(service, container) a compliance test judges; (None, None) for the stack."""
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    container, declared = params.get("container"), params.get("declared_service")
+    if container is not None:
+        return container.service, container.name
+    return (declared.name if declared is not None else None), None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -247,19 +257,17 @@ def pytest_runtest_makereport(item, call):
     if report.when == "teardown" and not report.failed:
         return report
     audit = item.config.stash[AUDIT]
-    container = getattr(item, "callspec", None) and item.callspec.params.get("container")
-    declared = getattr(item, "callspec", None) and item.callspec.params.get("declared_service")
+    service, container = _subject(item)
     finding = item.stash.get(FINDING, None)
     outcome = _outcome(report, call)
     evidence = finding.evidence if finding else ""
     message = finding.message if finding else audit.redact(_reason(report, call))
     result = Result(
-        control=mark.args[0],
-        service=container.service if container else (declared.name if declared else None),
-        container=container.name if container else None,
+        control=mark.args[0], service=service, container=container,
         nodeid=report.nodeid, outcome=outcome, evidence=evidence, message=message,
         waiver=audit.waiver_for(item), duration_s=round(report.duration, 4),
     )
+    _finding_not_frames(item, call, report, finding)
     scrub.scrub(report, audit.redact)
     result = audit.record(result)
     waiver_status = result.waiver["status"] if result.waiver else ""
@@ -273,6 +281,21 @@ def pytest_runtest_makereport(item, call):
     report.compliance_record = html.record(result, audit.redact)  # plain data: xdist-safe
     report.extras = [*getattr(report, "extras", []), html.record_extra(report.compliance_record)]
     return report
+
+
+def _finding_not_frames(item, call, report, finding) -> None:
+    """A failed or undecided control reads as its finding, in the failure section and in
+    the short summary alike (pytest prints a string longrepr as it is); frames only
+    with --tb=long or native. A verdict's text already leads with control and
+    subject; an error raised before the check ran (the container changed) gets them."""
+    if (call.excinfo is None or not call.excinfo.errisinstance((ControlFailed, ControlError))
+            or item.config.option.tbstyle in terminal.FRAMES):
+        return
+    text = str(call.excinfo.value)
+    if finding is None:
+        service, _ = _subject(item)
+        text = f"{terminal.lead(item.get_closest_marker('control').args[0], service)}: {text}"
+    report.longrepr = text
 
 
 def _outcome(report, call) -> str:
@@ -325,10 +348,15 @@ def pytest_sessionfinish(session, exitstatus):
     audit.write_reports(Path(session.config.getoption("report_dir")))
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_terminal_summary(terminalreporter, config):
+    """Around pytest's own summary, so the run ends with the audit's table and gate line
+    (after the short test summary)."""
+    result = yield
     audit = config.stash[AUDIT]
     if audit.active:
         terminal.summary(terminalreporter, audit, config.getoption("report_dir"))
+    return result
 
 
 # -- compliance.html through pytest-html (compliance/report/html.py) ------------
