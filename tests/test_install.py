@@ -8,6 +8,7 @@ copy of a fixture stack's folder: its compose file as docker-compose.production.
 its secret files and scan reports, and its policy with paths of that folder.
 """
 
+import configparser
 import json
 import os
 import shutil
@@ -72,6 +73,16 @@ def application(tmp_path, stack: str) -> Path:
 
 def document(app: Path, report_dir="reports") -> dict:
     return json.loads((app / report_dir / "compliance.json").read_text())
+
+
+def test_the_command_applies_the_strictness_of_the_checkouts_pytest_ini():
+    """compliance/audit.ini is what the command has instead of pytest.ini: the same settings,
+    less the checkout's test path and policy (the command passes the packaged ones)."""
+    checkout, command = configparser.ConfigParser(), configparser.ConfigParser()
+    checkout.read(ROOT / "pytest.ini")
+    command.read(ROOT / "compliance" / "audit.ini")
+    local = ("testpaths", "compliance_policy")
+    assert dict(command["pytest"]) == {k: v for k, v in checkout["pytest"].items() if k not in local}
 
 
 def test_the_wheel_carries_the_plugin_the_checklist_the_policy_and_the_command(wheel):
