@@ -27,7 +27,7 @@ def pytest_addoption(parser):
     group.addoption("--stack", help="compose project to audit (default: the policy's `stack`)")
     group.addoption("--compose-file", action="append", default=[], metavar="PATH",
                     help="declared compose file (repeatable)")
-    group.addoption("--policy", metavar="PATH", help="policy file (default: policies/passq.yml)")
+    group.addoption("--policy", metavar="PATH", help="policy file (default: PassQ's, policies/passq.yml)")
     group.addoption("--waivers", metavar="PATH", help="waiver file")
     group.addoption("--trivy-reports", metavar="DIR", help="directory of Trivy JSON reports")
     group.addoption("--docker-host", metavar="URL",
@@ -75,7 +75,8 @@ def _refuse_a_misread_rootdir(config) -> None:
         if option in PATH_OPTIONS and (path == config.rootpath or config.rootpath in path.parents):
             raise pytest.UsageError(
                 f"pytest read `{option} {value}` as a test path and lost its configuration "
-                f"(no pytest.ini found from {config.rootpath}); write {option}={value}")
+                f"(no pytest.ini found from {config.rootpath}; the passq-compliance command takes "
+                f"either form); write {option}={value}")
 
 
 DESELECTED = pytest.StashKey[list]()
