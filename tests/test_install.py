@@ -145,3 +145,11 @@ def test_collect_only_through_the_command_lists_and_writes_nothing(venv, tmp_pat
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "test_declared.py::test_declared_image_pinned[web]" in done.stdout
     assert "release gate" not in done.stdout and not (app / "reports").exists()
+
+
+def test_the_command_is_strict_without_any_pytest_ini(venv, tmp_path):
+    app = application(tmp_path, "weak")
+    done = run(venv / "bin" / COMMAND, "--static-only", "--compose-file", COMPOSE, "-o", "xfail_strikt=true",
+               cwd=app)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "Unknown config option: xfail_strikt" in done.stderr
