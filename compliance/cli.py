@@ -33,5 +33,5 @@ def pytest_args(args: list[str]) -> list[str]:
             "-o", f"compliance_policy={POLICY}", "-W", IMPORTED, *args, str(CHECKLIST)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    return int(pytest.main(pytest_args(sys.argv[1:] if argv is None else argv)))
+def main() -> int:
+    return int(pytest.main(pytest_args(sys.argv[1:])))
