@@ -233,7 +233,10 @@ class Audit:
     @property
     def active(self) -> bool:
         """Whether this session is an audit (and so writes reports): it collected
-        compliance tests, or failed while loading the audit's inputs."""
+        compliance tests, or failed while loading the audit's inputs. Listing the
+        tests (--collect-only) audits nothing."""
+        if self.option("collectonly"):
+            return False
         return bool(self.collected or self.results or self.failure)
 
     def record(self, result):

@@ -61,7 +61,7 @@ class ControlError(Exception):
 
 
 def verdict(finding: Finding, title: str = "") -> None:
-    """Report a finding the pytest way; `title` (e.g. "HRD-02 Root ...") leads the message."""
+    """Report a finding the pytest way; `title` (e.g. "HRD-02 frontend") leads the message."""
     __tracebackhide__ = True
     lead = f"{title}: " if title else ""
     if finding.outcome == "failed":

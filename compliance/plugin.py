@@ -28,7 +28,7 @@ def pytest_addoption(parser):
     group.addoption("--stack", help="compose project to audit (default: the policy's `stack`)")
     group.addoption("--compose-file", action="append", default=[], metavar="PATH",
                     help="declared compose file (repeatable)")
-    group.addoption("--policy", metavar="PATH", help="policy file (default: policies/passq.yml)")
+    group.addoption("--policy", metavar="PATH", help="policy file (default: PassQ's, policies/passq.yml)")
     group.addoption("--waivers", metavar="PATH", help="waiver file")
     group.addoption("--trivy-reports", metavar="DIR", help="directory of Trivy JSON reports")
     group.addoption("--docker-host", metavar="URL",
@@ -79,7 +79,8 @@ def _refuse_a_misread_rootdir(config) -> None:
         if option in PATH_OPTIONS and (path == config.rootpath or config.rootpath in path.parents):
             raise pytest.UsageError(
                 f"pytest read `{option} {value}` as a test path and lost its configuration "
-                f"(no pytest.ini found from {config.rootpath}); write {option}={value}")
+                f"(no pytest.ini found from {config.rootpath}; the passq-compliance command takes "
+                f"either form); write {option}={value}")
 
 
 DESELECTED = pytest.StashKey[list]()
@@ -247,9 +248,20 @@ def verdict(request, pytestconfig):
         __tracebackhide__ = True
         finding = finding.redacted(audit.redact)
         request.node.stash[FINDING] = finding
-        outcomes.verdict(finding, f"{control.id} {control.title}")
+        service, _ = _subject(request.node)
+        outcomes.verdict(finding, terminal.lead(control.id, audit.redact(service) if service else None))
 
     return report
+
+
+def _subject(item) -> tuple[str | None, str | None]:
+    """(service, container) a compliance test judges; (None, None) for the stack."""
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    container = params.get("container") or params.get("host")  # host: the team's own check
+    declared = params.get("declared_service")
+    if container is not None:
+        return container.service, container.name
+    return (declared.name if declared is not None else None), None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -280,21 +292,19 @@ def pytest_runtest_makereport(item, call):
     if report.when == "teardown" and not report.failed:
         return report
     audit = item.config.stash[AUDIT]
-    params = item.callspec.params if hasattr(item, "callspec") else {}
-    container = params.get("container") or params.get("host")
-    declared = params.get("declared_service")
+    service, container = _subject(item)
     finding = item.stash.get(FINDING, None)
     outcome = _outcome(report, call, own=control == controls.OWN.id)
     evidence = finding.evidence if finding else ""
     message = finding.message if finding else audit.redact(_reason(report, call))
-    service = container.service if container else (declared.name if declared else None)
     result = Result(
         control=control,
         service=audit.redact(service) if service else None,
-        container=audit.redact(container.name) if container else None,
+        container=audit.redact(container) if container else None,
         nodeid=report.nodeid, outcome=outcome, evidence=evidence, message=message,
         waiver=audit.waiver_for(item), duration_s=round(report.duration, 4),
     )
+    _finding_not_frames(item, call, report, finding)
     scrub.scrub(report, audit.redact)
     result = audit.record(result)
     waiver_status = result.waiver["status"] if result.waiver else ""
@@ -308,6 +318,21 @@ def pytest_runtest_makereport(item, call):
     report.compliance_record = html.record(result, audit.redact)  # plain data: xdist-safe
     report.extras = [*getattr(report, "extras", []), html.record_extra(report.compliance_record)]
     return report
+
+
+def _finding_not_frames(item, call, report, finding) -> None:
+    """A failed or undecided control reads as its finding, in the failure section and in
+    the short summary alike (pytest prints a string longrepr as it is); frames only
+    with --tb=long or native. A verdict's text already leads with control and
+    subject; an error raised before the check ran (the container changed) gets them."""
+    if (call.excinfo is None or not call.excinfo.errisinstance((ControlFailed, ControlError))
+            or item.config.option.tbstyle in terminal.FRAMES):
+        return
+    text = str(call.excinfo.value)
+    if finding is None:
+        service, _ = _subject(item)
+        text = f"{terminal.lead(_control_of(item), service)}: {text}"
+    report.longrepr = text
 
 
 def _outcome(report, call, own: bool = False) -> str:
@@ -360,16 +385,20 @@ def pytest_sessionfinish(session, exitstatus):
         return
     audit.finish(time.time())
     audit.passed = audit.gate(session)
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) and not (
-            session.config.option.collectonly):
+    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = pytest.ExitCode.OK if audit.passed else pytest.ExitCode.TESTS_FAILED
     audit.write_reports(Path(session.config.getoption("report_dir")))
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_terminal_summary(terminalreporter, config):
+    """Around pytest's own summary, so the run ends with the audit's table and gate line
+    (after the short test summary)."""
+    result = yield
     audit = config.stash[AUDIT]
     if audit.active:
         terminal.summary(terminalreporter, audit, config.getoption("report_dir"))
+    return result
 
 
 # -- compliance.html through pytest-html (compliance/report/html.py) ------------

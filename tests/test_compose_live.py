@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIFT = ROOT / "tests" / "data" / "drift" / "compose.yml"
 WEAK = ROOT / "fixtures" / "stacks" / "weak"
 IMAGE = "passq-fixture/busybox:1.35"
-CMP_TEST = "tests_compliance/test_declared.py::test_matches_declared"
+CMP_TEST = "compliance/checklist/test_declared.py::test_matches_declared"
 
 
 def docker(*args, check=True):
@@ -149,9 +149,9 @@ def test_static_only_on_weak_fails_the_right_controls_without_an_engine(tmp_path
     assert run.returncode == 1, out
     assert "Traceback" not in out and "unreachable" not in out
     failed = {line.split("::", 1)[1].split(" ")[0] for line in run.stdout.splitlines()
-              if line.startswith("tests_compliance/") and " FAILED" in line}
+              if line.startswith("compliance/checklist/") and " FAILED" in line}
     passed = {line.split("::", 1)[1].split(" ")[0] for line in run.stdout.splitlines()
-              if line.startswith("tests_compliance/") and " PASSED" in line}
+              if line.startswith("compliance/checklist/") and " PASSED" in line}
     assert {f for f in failed if f.startswith("test_declared_image_pinned")} == {
         "test_declared_image_pinned[web]", "test_declared_image_pinned[api]",
         "test_declared_image_pinned[worker]"}

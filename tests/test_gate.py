@@ -95,3 +95,11 @@ def test_a_session_without_compliance_tests_writes_no_reports(pytester):
     outcome = pytester.runpytest(*PLUGIN_ARGS, "--report-dir", "reports")
     assert outcome.ret == 0
     assert not any((pytester.path / "reports").glob("*.*"))
+
+
+def test_collect_only_lists_the_tests_and_writes_no_report_and_no_gate(audit, project):
+    run = audit(project, MODULE.format(control="RES-03"), "--co", "-q")
+    assert run.ret == 0, run.text()
+    assert "test_compliance.py::test_fails[web]" in run.text()
+    assert "release gate" not in run.text()
+    assert not run.report_dir.exists() or not any(run.report_dir.iterdir())

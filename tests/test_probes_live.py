@@ -24,7 +24,7 @@ from tests.live import stack_up
 ROOT = Path(__file__).resolve().parent.parent
 BUSYBOX = "passq-fixture/busybox:1.35"
 NOSHELL = "passq-fixture/noshell:1.35"
-LIVE_TESTS = ["tests_compliance/test_network_live.py", "tests_compliance/test_hardening_live.py"]
+LIVE_TESTS = ["compliance/checklist/test_network_live.py", "compliance/checklist/test_hardening_live.py"]
 NET04 = "test_network_live.py::test_flows_live"
 NET05 = "test_network_live.py::test_database_tls_live"
 HRD02 = "test_hardening_live.py::test_read_only_rootfs_live"

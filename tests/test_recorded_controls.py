@@ -1,6 +1,6 @@
 """Every recorded inspect fixture, run through the real thin test of its control.
 
-The thin test in tests_compliance is found by its `control` marker and called
+The thin test in compliance/checklist is found by its `control` marker and called
 with the arguments it asks for, built from the fixture; its verdict is the
 real `compliance.outcomes.verdict`, wrapped only to see the Finding. So a
 fixture proves the check, the test's wiring and the pytest outcome at once.
@@ -25,7 +25,7 @@ RECORDABLE = {"container", "stack", "policy", "service_policy", "restarts", "ver
 def thin_tests() -> dict[str, list]:
     """Control ID -> the thin test functions marked with it."""
     found = defaultdict(list)
-    for path in sorted((ROOT / "tests_compliance").glob("test_*.py")):
+    for path in sorted((ROOT / "compliance" / "checklist").glob("test_*.py")):
         spec = importlib.util.spec_from_file_location(f"thin_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -17,7 +17,7 @@ from compliance.report import html as html_report
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "schemas" / "sarif-schema-2.1.0.json").read_text())
 SECRET = "hunter2-correct-horse-battery"
 
-# The real checks of IMG-01 and USR-01 (tests_compliance's two first areas).
+# The real checks of IMG-01 and USR-01 (compliance/checklist's two first areas).
 CHECKS = """
     import pytest
     from compliance.checks import images, users

@@ -40,7 +40,7 @@ def audit(tmp_path: Path, stack: str, *args: str) -> tuple[int, dict]:
     """Run IMG-02/IMG-03 on a stack; (exit status, {(control, service): result})."""
     report_dir = tmp_path / "report"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests_compliance/test_vulnerabilities.py", "--stack", stack,
+        [sys.executable, "-m", "pytest", "compliance/checklist/test_vulnerabilities.py", "--stack", stack,
          "--report-dir", str(report_dir), "-p", "no:cacheprovider", "-q", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     results = json.loads((report_dir / "compliance.json").read_text())["results"]

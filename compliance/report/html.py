@@ -1,10 +1,13 @@
 """compliance.html, shaped through pytest-html's hooks (pytest-html 4.2).
 
 pytest-html renders the page and its filterable results table; the plugin's
-hooks call these functions to give it the audit's shape: a title naming the
-stack, a summary that opens with the seed's checklist (ticked per item), then
-the controls x services matrix whose cells link to their result rows, the
-waivers and the run's provenance; and result columns an auditor reads
+hooks call these functions to give it the audit's shape. The first screen is
+the auditor's: a title naming what was judged (the stack, or the compose
+files of a static run), the gate, the seed's checklist ticked per item, the
+counts. Then the controls x services matrix whose cells link to their result
+rows, the vulnerability scans, the waivers and the run's provenance, where
+pytest-metadata's environment table moves (pytest-html's own Environment and
+empty Summary headings are hidden); and result columns an auditor reads
 (control, severity, service, container, outcome, evidence, remediation).
 
 pytest-html inserts the summary, the table cells and the environment values
@@ -32,6 +35,7 @@ HEADER = [
     "<th>Evidence</th>",
 ]
 STYLE = """<style>
+#environment-header, #environment, .summary__data > h2 {display: none}
 .passq h2 {margin-top: 1.2em}
 .passq ul.checklist {list-style: none; padding-left: 0; font-size: 1.1em}
 .passq .box {font-size: 1.3em; margin-right: .4em}
@@ -67,18 +71,26 @@ class Escape:
 
 
 def report_title(report, audit) -> None:
-    report.title = f"PassQ compliance: {audit.redact(audit.stack_name or 'no stack')}"
+    report.title = f"PassQ compliance: {audit.redact(_judged(audit))}"
+
+
+def _judged(audit) -> str:
+    """What the run judged: the stack, or the compose files of a static run."""
+    if audit.option("static_only"):
+        return f"{', '.join(audit.option('compose_file')) or 'no compose file'} (static)"
+    return f"stack {audit.stack_name}" if audit.stack_name else "no stack"
 
 
 def results_summary(prefix, session, audit, metadata) -> None:
-    """Fill the summary prefix; escape pytest-metadata's environment in place
-    (pytest-html shows those values as raw HTML, after this hook)."""
+    """Fill the summary prefix. pytest-metadata's environment goes to the provenance
+    section, escaped, and leaves pytest-html's own table (which shows it as raw HTML)."""
     e = Escape(audit.redact)
-    for key, value in list(metadata.items()):
-        metadata[key] = e.tree(value)  # keys are shown as text, values as HTML
+    environment = e.tree(dict(metadata))
+    metadata.clear()
     passed = audit.gate(session)
-    prefix.extend([STYLE, '<div class="passq">', _checklist(audit, passed, e), _matrix(audit, e),
-                   _vulnerabilities(audit), _waivers(audit, e), _provenance(audit, e), "</div>"])
+    prefix.extend([STYLE, '<div class="passq">', _gate(audit, passed, e), _checklist(audit, e),
+                   _matrix(audit, e), _vulnerabilities(audit), _waivers(audit, e),
+                   _provenance(audit, e, environment), "</div>"])
 
 
 def results_table_header(cells) -> None:
@@ -143,9 +155,19 @@ def _evidence(record, e) -> str:
     return "".join(parts)
 
 
-def _checklist(audit, passed, e) -> str:
+def _gate(audit, passed, e) -> str:
+    if audit.failure:
+        return f'<p class="verdict fail">NOT AUDITED: {e(audit.failure)}</p>'
+    if not audit.results:
+        return '<p class="verdict fail">No compliance results: this run proves nothing.</p>'
+    return (f'<p class="verdict {"pass" if passed else "fail"}">Release gate (--fail-on '
+            f'{e(audit.option("fail_on"))}): {"PASSED" if passed else "FAILED"}</p>')
+
+
+def _checklist(audit, e) -> str:
     items = []
-    for item in views.checklist(audit.results):
+    checklist = views.checklist(audit.results)
+    for item in checklist:
         counts = ", ".join(f"{n} {o}" for o, n in item.counts.items() if n) or "not evaluated"
         unproven = (f'<span class="unproven">not proven: {e(", ".join(item.unproven))}</span>'
                     if item.unproven else "")
@@ -153,18 +175,10 @@ def _checklist(audit, passed, e) -> str:
         items.append(f'<li class="{state}"><span class="box">{BOX[item.ticked]}</span>{e(item.text)}'
                      f'<span class="ids">{e(", ".join(item.controls))}</span>'
                      f'<span class="counts">{e(counts)}</span>{unproven}</li>')
-    ticked = sum(item.ticked for item in views.checklist(audit.results))
+    ticked = sum(item.ticked for item in checklist)
     counts = ", ".join(f"{n} {o}" for o, n in views.summary(audit.results).items())
-    fail_on = e(audit.option("fail_on"))
-    if audit.failure:
-        verdict = f'<p class="verdict fail">NOT AUDITED: {e(audit.failure)}</p>'
-    elif not audit.results:
-        verdict = '<p class="verdict fail">No compliance results: this run proves nothing.</p>'
-    else:
-        verdict = (f'<p class="verdict {"pass" if passed else "fail"}">Release gate (--fail-on '
-                   f'{fail_on}): {"PASSED" if passed else "FAILED"}</p>')
     return (f'<h2>Security checklist</h2><ul class="checklist">{"".join(items)}</ul>'
-            f"<p>{ticked} of {len(items)} items ticked; evaluations: {e(counts)}</p>{verdict}")
+            f'<p class="tally">{ticked} of {len(items)} items ticked; evaluations: {e(counts)}</p>')
 
 
 def _matrix(audit, e) -> str:
@@ -214,7 +228,7 @@ def _waivers(audit, e) -> str:
             f"<h3>Unused waivers</h3><ul>{''.join(unused) or '<li>none</li>'}</ul>")
 
 
-def _provenance(audit, e) -> str:
+def _provenance(audit, e, environment) -> str:
     meta = audit.metadata()
     images = "".join(f"<li><code>{e(ref)}</code> {e(digest)}</li>" for ref, digest in meta["images"])
     rows = [
@@ -230,4 +244,16 @@ def _provenance(audit, e) -> str:
         ("Suite", f'passq-compliance {e(meta["suite_version"])}, {e(controls.CIS_VERSION)}'),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<h2>Provenance</h2><table class="provenance">{body}</table>'
+    return (f'<h2>Provenance</h2><table class="provenance">{body}</table>'
+            f'<h3>Environment</h3>{_environment(environment)}')
+
+
+def _environment(tree) -> str:
+    """pytest-metadata's table (Python, Platform, Packages, Plugins), already escaped."""
+    if isinstance(tree, dict):
+        rows = "".join(f"<tr><th>{key}</th><td>{_environment(value)}</td></tr>"
+                       for key, value in tree.items())
+        return f'<table class="environment">{rows}</table>'
+    if isinstance(tree, list):
+        return ", ".join(map(_environment, tree))
+    return tree

@@ -21,6 +21,9 @@ DEFAULTED = pytest.StashKey[tuple]()
 
 
 def configure(config) -> None:
+    if config.option.collectonly:  # a listing, not an audit: no report at all
+        config.stash[DEFAULTED] = ()
+        return
     report_dir = Path(config.getoption("report_dir"))
     defaulted = []
     if not config.option.xmlpath:

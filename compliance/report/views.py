@@ -59,10 +59,21 @@ class ChecklistItem:
         return not self.unproven and not any(self.counts[o] for o in REFUTED)
 
 
-def checklist(results) -> list[ChecklistItem]:
+def _by_control(results) -> dict[str, list]:
     by_control = defaultdict(list)
     for result in results:
         by_control[result.control].append(result)
+    return by_control
+
+
+def per_control(results) -> list[tuple[str, dict]]:
+    """Each evaluated control, in catalog order, with its outcomes by count."""
+    by_control = _by_control(results)
+    return [(cid, summary(by_control[cid])) for cid in controls.CATALOG if cid in by_control]
+
+
+def checklist(results) -> list[ChecklistItem]:
+    by_control = _by_control(results)
     items = []
     for text, ids in controls.CHECKLIST:
         under = [r for control in ids for r in by_control[control]]
