@@ -10,6 +10,10 @@ counted (compliance.json `engine.api_calls`), milliseconds per container and the
 pytest process's peak memory. Then `passq-staging` (brought up when it is not
 running, never taken down) is audited with live probes.
 
+`--baseline REV` measures an earlier release of the suite side by side in the
+same run, against the same stacks: REV is exported from git into the
+temporary directory and installed into a virtualenv of its own there.
+
 Every synthetic stack is torn down afterwards, also on Ctrl-C or SIGTERM;
 leftovers of an earlier, killed benchmark are removed when the next one starts.
 """
@@ -22,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +40,7 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 IMAGE = "passq-fixture/busybox:1.35"
 PREFIX = "pqbench-"
 PROJECT_LABEL = "com.docker.compose.project"
+PROBE_LABEL = "passq-compliance.probe"
 PROBE_OWNER_LABEL = "passq-compliance.probe.owner"
 SIZES = (4, 20, 50, 100, 200)
 PORT_RANGE = range(19000, 20000)  # loopback only
@@ -254,6 +260,54 @@ def _alive(pid: int) -> bool:
 # -- one audit run -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Suite:
+    """A version of the suite to measure: its source tree and the interpreter it runs with."""
+
+    name: str  # "current", or the baseline's git revision
+    root: Path
+    python: Path
+
+
+CURRENT = Suite("current", ROOT, PYTHON)
+
+
+def baseline(rev: str, workdir: Path) -> Suite:
+    """Revision `rev` of this repository, exported and installed into a virtualenv of its own
+    (about a minute: the pinned requirements come from pip's cache)."""
+    root = workdir / f"baseline-{rev}"
+    root.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive.stdout, check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(root / ".venv")], check=True)
+    pip = [str(root / ".venv" / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-r", str(root / "requirements-dev.txt")], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(root)], check=True)
+    return Suite(rev, root, root / ".venv" / "bin" / "python")
+
+
+class ProbeCount:
+    """Probe containers the suite creates while it runs (the engine's create events)."""
+
+    def __init__(self, client: docker.DockerClient):
+        self.count = 0
+        self._events = client.api.events(decode=True, filters={
+            "type": "container", "event": "create", "label": PROBE_LABEL})
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for _ in self._events:
+                self.count += 1
+        except Exception:  # closed
+            return
+
+    def close(self) -> int:
+        time.sleep(0.2)  # the last events in flight
+        self._events.close()
+        return self.count
+
+
 @dataclass
 class Measurement:
     stack: str
@@ -268,6 +322,8 @@ class Measurement:
     summary: dict = field(default_factory=dict)
     session_s: float = 0.0  # compliance.json duration_s: the pytest session inside the process
     label: str = ""
+    suite: str = "current"
+    probes: int = 0  # probe containers the run created
 
     @property
     def calls_per_container(self) -> float:
@@ -288,18 +344,20 @@ def child_env() -> dict:
 
 
 def audit(stack: str, policy: Path | None, live: bool, report_dir: Path,
-          extra: tuple[str, ...] = ()) -> Measurement:
-    """One full suite run in a subprocess; its peak RSS from wait4's rusage."""
-    args = [str(PYTHON), "-m", "pytest", "--stack", stack, f"--report-dir={report_dir}", "-q",
+          extra: tuple[str, ...] = (), suite: Suite = CURRENT) -> Measurement:
+    """One full suite run in a subprocess; its peak RSS from wait4's rusage, and the probe
+    containers it created."""
+    args = [str(suite.python), "-m", "pytest", "--stack", stack, f"--report-dir={report_dir}", "-q",
             "-p", "no:cacheprovider", *extra]
     if policy is not None:
         args.append(f"--policy={policy}")
     if not live:
         args.append("--no-live")
     log = report_dir / "pytest.log"
+    probes = ProbeCount(docker.from_env())
     with log.open("w") as out:
         started = time.monotonic()
-        process = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(args, cwd=suite.root, stdout=out, stderr=subprocess.STDOUT,
                                    env=child_env(), start_new_session=True)
         try:
             _, status, usage = os.wait4(process.pid, 0)
@@ -307,6 +365,7 @@ def audit(stack: str, policy: Path | None, live: bool, report_dir: Path,
             _interrupt(process)
             raise
         wall = time.monotonic() - started
+    probe_count = probes.close()
     process.returncode = os.waitstatus_to_exitcode(status)
     try:
         doc = json.loads((report_dir / "compliance.json").read_text())
@@ -321,7 +380,7 @@ def audit(stack: str, policy: Path | None, live: bool, report_dir: Path,
         api_calls=doc["engine"]["api_calls"], networks=0,
         images=len(doc.get("images") or ()), peak_mb=usage.ru_maxrss / 1024,
         exit_code=process.returncode, summary=doc.get("summary") or {},
-        session_s=doc.get("duration_s") or 0.0,
+        session_s=doc.get("duration_s") or 0.0, suite=suite.name, probes=probe_count,
     )
 
 
@@ -349,13 +408,14 @@ def stack_networks(client: docker.DockerClient, project: str) -> int:
 
 
 def measure(stack: str, policy: Path | None, live: bool, repeat: int, workdir: Path,
-            networks: int, extra: tuple[str, ...] = (), label: str = "") -> Measurement:
+            networks: int, extra: tuple[str, ...] = (), label: str = "",
+            suite: Suite = CURRENT) -> Measurement:
     """The median run (by wall time) of `repeat` runs; their outcome summaries must agree."""
     runs = []
     for _ in range(repeat):
         report_dir = Path(tempfile.mkdtemp(prefix=f"report-{stack}-{'live' if live else 'nolive'}-",
                                            dir=workdir))
-        runs.append(audit(stack, policy, live, report_dir, extra))
+        runs.append(audit(stack, policy, live, report_dir, extra, suite))
     summaries = {json.dumps(r.summary, sort_keys=True) for r in runs}
     if len(summaries) > 1:
         print(f"bench: WARNING: {stack} outcomes differ between repeats: {sorted(summaries)}",
@@ -385,25 +445,26 @@ def ensure_staging(client: docker.DockerClient) -> None:
 # -- the table ---------------------------------------------------------------------------------
 
 
-COLUMNS = ("stack", "N", "live", "wall s", "API calls", "calls/ctr", "ms/ctr", "marginal ms/ctr",
-           "peak MB", "outcomes (p/f/s/e)")
+COLUMNS = ("suite", "stack", "N", "live", "wall s", "API calls", "calls/ctr", "probes/ctr", "ms/ctr",
+           "marginal ms/ctr", "peak MB", "outcomes (p/f/s/e)")
 
 
 def table(rows: list[Measurement]) -> str:
     lines = []
-    previous: dict[bool, Measurement] = {}
+    previous: dict[tuple, Measurement] = {}
     for m in rows:
         marginal = ""
-        before = previous.get(m.live) if m.stack.startswith(PREFIX) else None
+        before = previous.get((m.suite, m.live)) if m.stack.startswith(PREFIX) else None
         if before is not None and m.containers > before.containers:
             marginal = f"{1000 * (m.wall_s - before.wall_s) / (m.containers - before.containers):.1f}"
         if m.stack.startswith(PREFIX):
-            previous[m.live] = m
+            previous[(m.suite, m.live)] = m
         s = m.summary
         lines.append((
-            "synthetic" if m.stack.startswith(PREFIX) else m.label, str(m.containers),
+            m.suite, "synthetic" if m.stack.startswith(PREFIX) else m.label, str(m.containers),
             "yes" if m.live else "no", f"{m.wall_s:.2f}", str(m.api_calls),
-            f"{m.calls_per_container:.2f}", f"{m.ms_per_container:.1f}", marginal,
+            f"{m.calls_per_container:.2f}", f"{m.probes / m.containers:.2f}",
+            f"{m.ms_per_container:.1f}", marginal,
             f"{m.peak_mb:.0f}",
             f"{s.get('passed', 0)}/{s.get('failed', 0)}/{s.get('skipped', 0)}/{s.get('error', 0)}",
         ))
@@ -416,12 +477,15 @@ def table(rows: list[Measurement]) -> str:
 def targets(rows: list[Measurement]) -> list[str]:
     notes = []
     for m in rows:
+        if m.suite != CURRENT.name:
+            continue
         if m.stack == STAGING and m.live:
-            notes.append(f"{m.label} live under 3 s: {m.wall_s:.2f} s "
-                         f"{'MET' if m.wall_s < 3 else 'MISSED'}")
-        if m.stack.startswith(PREFIX) and m.containers == 200 and not m.live:
-            notes.append(f"200 containers --no-live under 15 s: {m.wall_s:.2f} s "
-                         f"{'MET' if m.wall_s < 15 else 'MISSED'}")
+            notes.append(f"{m.label} live under 2.5 s: {m.wall_s:.2f} s "
+                         f"{'MET' if m.wall_s < 2.5 else 'MISSED'}")
+        if m.stack.startswith(PREFIX) and m.containers == 200:
+            target = 15 if m.live else 7
+            notes.append(f"200 containers {'live' if m.live else '--no-live'} under {target} s: "
+                         f"{m.wall_s:.2f} s {'MET' if m.wall_s < target else 'MISSED'}")
         if m.stack.startswith(PREFIX) and not m.live:
             bound = m.containers + m.networks + CALLS_PER_IMAGE * m.images + CALLS_CONSTANT
             notes.append(f"N={m.containers} --no-live engine calls {m.api_calls} <= containers "
@@ -442,6 +506,8 @@ def main() -> int:
     parser.add_argument("--no-staging", action="store_true", help=f"skip the {STAGING} row")
     parser.add_argument("--no-live", action="store_true", help="skip the runs with live probes")
     parser.add_argument("--json", metavar="PATH", help="also write the measurements as JSON")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also measure this git revision of the suite, side by side")
     parser.add_argument("--keep-reports", action="store_true",
                         help="keep the temporary directory with every run's reports")
     args = parser.parse_args()
@@ -460,6 +526,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="pqbench-"))
     rows: list[Measurement] = []
     try:
+        suites = [CURRENT] + ([baseline(args.baseline, workdir)] if args.baseline else [])
         for n in sizes:
             stack = SyntheticStack(client, n, workdir)
             try:
@@ -468,24 +535,31 @@ def main() -> int:
                 networks = stack_networks(client, stack.project)
                 print(f"bench: N={n}: up and settled in {stack.up_s:.1f} s; auditing", file=sys.stderr,
                       flush=True)
-                if n == sizes[0]:  # the first run compiles the suite's bytecode: not measured
-                    audit(stack.project, stack.policy_file, False, Path(tempfile.mkdtemp(dir=workdir)))
-                for live in ([False] if args.no_live else [False, True]):
-                    m = measure(stack.project, stack.policy_file, live, args.repeat, workdir, networks)
-                    rows.append(m)
-                    print(f"bench:   live={live}: {m.wall_s:.2f} s, {m.api_calls} calls, "
-                          f"{m.peak_mb:.0f} MB", file=sys.stderr, flush=True)
+                for suite in suites:
+                    if n == sizes[0]:  # the first run compiles the suite's bytecode: not measured
+                        audit(stack.project, stack.policy_file, False,
+                              Path(tempfile.mkdtemp(dir=workdir)), suite=suite)
+                    for live in ([False] if args.no_live else [False, True]):
+                        m = measure(stack.project, stack.policy_file, live, args.repeat, workdir,
+                                    networks, suite=suite)
+                        rows.append(m)
+                        print(f"bench:   {suite.name} live={live}: {m.wall_s:.2f} s, "
+                              f"{m.api_calls} calls, {m.probes} probes, {m.peak_mb:.0f} MB",
+                              file=sys.stderr, flush=True)
             finally:
                 _teardown(stack)
         if not args.no_staging:
             ensure_staging(client)
             networks = stack_networks(client, STAGING)
-            audit(STAGING, None, False, Path(tempfile.mkdtemp(dir=workdir)))  # warm caches
-            for live in ([False] if args.no_live else [False, True]):
-                rows.append(measure(STAGING, None, live, args.repeat, workdir, networks))
-            if not args.no_live:
-                rows.append(measure(STAGING, None, True, args.repeat, workdir, networks, NO_DEV_PLUGINS,
-                                    label=f"{STAGING} {' '.join(NO_DEV_PLUGINS)}"))
+            for suite in suites:
+                audit(STAGING, None, False, Path(tempfile.mkdtemp(dir=workdir)), suite=suite)  # warm
+                for live in ([False] if args.no_live else [False, True]):
+                    rows.append(measure(STAGING, None, live, args.repeat, workdir, networks,
+                                        suite=suite))
+                if not args.no_live:
+                    rows.append(measure(STAGING, None, True, args.repeat, workdir, networks,
+                                        NO_DEV_PLUGINS, label=f"{STAGING} {' '.join(NO_DEV_PLUGINS)}",
+                                        suite=suite))
     except KeyboardInterrupt:
         print("bench: interrupted; every synthetic stack was torn down", file=sys.stderr)
         return 130
