@@ -46,8 +46,10 @@ def test_three_nodes_ready_with_distinct_hostnames(manager):
     assert sorted(n["Description"]["Hostname"] for n in nodes) == sorted(NODES)
     assert all(n["Status"]["State"] == "ready" for n in nodes), [n["Status"] for n in nodes]
     assert sorted(n["Spec"]["Role"] for n in nodes) == ["manager", "worker", "worker"]
-    for node in NODES:  # each engine is its own node, in its own UTS namespace
-        assert docker.APIClient(base_url=engine(node), version="auto").info()["Name"] == node
+    infos = {node: docker.APIClient(base_url=engine(node), version="auto").info() for node in NODES}
+    # each engine is its own node: its UTS namespace (hostname), its /etc/docker (engine ID)
+    assert {node: info["Name"] for node, info in infos.items()} == {node: node for node in NODES}
+    assert len({info["ID"] for info in infos.values()}) == len(NODES), [i["ID"] for i in infos.values()]
 
 
 def test_tasks_run_on_more_than_one_node(manager):
