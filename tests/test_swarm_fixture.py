@@ -1,0 +1,101 @@
+"""The swarm fixture (scripts/swarm): three nodes, a stack spread over them, and a clean down.
+
+The module brings the fixture up once (`scripts/swarm up`); the last test takes
+it down and checks that nothing of it is left. The cross-node proof runs from
+inside a frontend task (busybox nc) against a backend task on another node,
+over the stack's internal overlay network: only the stack's own addresses.
+"""
+
+import re
+import subprocess
+from pathlib import Path
+
+import docker
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SWARM = str(ROOT / "scripts" / "swarm")
+STATE = Path("/var/lib/passq-swarm")
+NODES = {"pq-node1", "pq-node2", "pq-node3"}
+STACK = "passq"
+
+
+def engine(node: str) -> str:
+    return f"unix://{STATE}/{node}/docker.sock"
+
+
+@pytest.fixture(scope="module")
+def manager():
+    done = subprocess.run([SWARM, "up"], capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, f"scripts/swarm up failed:\n{done.stdout}{done.stderr}"
+    yield docker.APIClient(base_url=engine("pq-node1"), version="auto")
+    subprocess.run([SWARM, "down"], capture_output=True, timeout=200)
+
+
+def running_tasks(manager) -> list[dict]:
+    services = manager.services(filters={"label": f"com.docker.stack.namespace={STACK}"})
+    return manager.tasks(filters={"service": [s["ID"] for s in services], "desired-state": "running"})
+
+
+def hostnames(manager) -> dict[str, str]:
+    return {n["ID"]: n["Description"]["Hostname"] for n in manager.nodes()}
+
+
+def test_three_nodes_ready_with_distinct_hostnames(manager):
+    nodes = manager.nodes()
+    assert sorted(n["Description"]["Hostname"] for n in nodes) == sorted(NODES)
+    assert all(n["Status"]["State"] == "ready" for n in nodes), [n["Status"] for n in nodes]
+    assert sorted(n["Spec"]["Role"] for n in nodes) == ["manager", "worker", "worker"]
+    infos = {node: docker.APIClient(base_url=engine(node), version="auto").info() for node in NODES}
+    # each engine is its own node: its UTS namespace (hostname), its /etc/docker (engine ID)
+    assert {node: info["Name"] for node, info in infos.items()} == {node: node for node in NODES}
+    assert len({info["ID"] for info in infos.values()}) == len(NODES), [i["ID"] for i in infos.values()]
+
+
+def test_tasks_run_on_more_than_one_node(manager):
+    tasks = running_tasks(manager)
+    assert len(tasks) == 6, [t["Slot"] for t in tasks]  # frontend 2, backend 3, db 1
+    assert {t["Status"]["State"] for t in tasks} == {"running"}
+    assert len({t["NodeID"] for t in tasks}) == 3
+
+
+def test_task_reaches_task_on_another_node_over_internal_overlay(manager):
+    node_of = hostnames(manager)
+    tasks = running_tasks(manager)
+    service = {s["ID"]: s["Spec"]["Name"] for s in manager.services()}
+    source = next(t for t in tasks if service[t["ServiceID"]] == f"{STACK}_frontend")
+    target = next(t for t in tasks if service[t["ServiceID"]] == f"{STACK}_backend"
+                  and t["NodeID"] != source["NodeID"])
+    network = next(a for a in target["NetworksAttachments"]
+                   if a["Network"]["Spec"]["Name"] == f"{STACK}_backend_network")
+    assert network["Network"]["Spec"].get("Internal") is True
+    address = network["Addresses"][0].split("/")[0]
+    container = docker.DockerClient(base_url=engine(node_of[source["NodeID"]]), version="auto") \
+        .containers.get(source["Status"]["ContainerStatus"]["ContainerID"])
+    code, output = container.exec_run(
+        ["sh", "-c", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {address} 8080"])
+    assert code == 0 and re.match(rb"HTTP/1\.[01] 200", output), (
+        f"{node_of[source['NodeID']]} -> {address} on {node_of[target['NodeID']]}: {code} {output!r}")
+
+
+def test_down_leaves_nothing(manager):
+    done = subprocess.run([SWARM, "down"], capture_output=True, text=True, timeout=200)
+    assert done.returncode == 0, done.stdout + done.stderr
+    ours = [p.parent.name for p in Path("/proc").glob("[0-9]*/cmdline")
+            if f"{STATE}/".encode() in _read(p)]
+    assert not ours, f"processes of the fixture still run: {ours}"
+    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not NODES & set(re.findall(r"^(\S+)", namespaces, re.M)), namespaces
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    assert not re.search(r"^\d+: (pqswarm0|pqsw\d)[:@]", links, re.M), links
+    assert f" {STATE}/" not in Path("/proc/mounts").read_text()
+    assert not STATE.exists()
+    rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True, check=True).stdout
+    assert "pqswarm0" not in rules, rules
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process ended meanwhile
+        return b""
