@@ -151,6 +151,10 @@ class Inside:
     # asked-for path -> the same path with the container's symlinks resolved
     resolved: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
+    def source(self, file: str) -> str:
+        """Where a kernel fact came from, as evidence names it."""
+        return f"/proc/<pid>/{file} of the main process, {self.view}"
+
     def root_mount(self) -> Mount | None:
         """The mount at / (the last one listed: mounts stack)."""
         roots = [m for m in self.mounts or () if m.point == "/"]

@@ -55,7 +55,7 @@ def engine_default(container: Container, name: str) -> bool:
 
 def kernel_evidence(container: Container, field: str, value) -> str:
     """A kernel fact as evidence, naming the view that read it."""
-    return f"kernel {field}={value} (/proc/<pid>/status of the main process, {container.inside.view})"
+    return f"kernel {field}={value} ({container.inside.source('status')})"
 
 
 def _configured_no_new_privileges(container: Container) -> Finding:
@@ -156,8 +156,8 @@ def writable_paths_tmpfs(container: Container, policy: ServicePolicy) -> Finding
                                    f"{path}: {_other_mount(container, path)}"))
     finding = worst(findings)
     if kernel:
-        where = f" (/proc/<pid>/mountinfo of the main process, {inside.view})"
-        return Finding(finding.outcome, finding.evidence + where, finding.message)
+        return Finding(finding.outcome, f"{finding.evidence} ({inside.source('mountinfo')})",
+                       finding.message)
     return finding
 
 

@@ -2,13 +2,13 @@
 
 import posixpath
 import re
-from datetime import datetime
 
 from compliance.checks.facts import decided, lookup, shown
 from compliance.inventory import Container, Stack
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided
 from compliance.policy import Policy
 from compliance.redact import MARK, dsn_passwords
+from compliance.trivy import parse_time
 
 QUOTE_MAX = 160  # characters of a healthcheck command or output quoted in evidence
 # A container the engine restarted (RestartCount > 0) less than this long before the snapshot
@@ -60,16 +60,6 @@ def last_output(health) -> str:
         f"last check exit {last.get('ExitCode')}, no output"
 
 
-def instant(text: str) -> datetime | None:
-    """An engine timestamp (RFC 3339 with nanoseconds: `2026-11-28T13:22:44.407813569Z`)."""
-    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text or "")
-    if not match:
-        return None
-    fraction = (match.group(2) or ".0")[:7]
-    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
-    return datetime.fromisoformat(f"{match.group(1)}{fraction}{zone}")
-
-
 def _restart_count(container: Container) -> list[str]:
     """`RestartCount=N` when the engine restarted the container: a crash loop's signature."""
     count = lookup(container.attrs, "RestartCount", 0) or 0
@@ -80,7 +70,8 @@ def _just_restarted(container: Container) -> str | None:
     """Why a running container restarted by the engine has not shown it stays up, or None."""
     if not lookup(container.attrs, "RestartCount", 0):
         return None
-    started, now = instant(lookup(container.attrs, "State.StartedAt", "")), instant(container.engine_time)
+    started = parse_time(lookup(container.attrs, "State.StartedAt", ""))
+    now = parse_time(container.engine_time)
     if started is None or now is None:
         return None
     up = (now - started).total_seconds()

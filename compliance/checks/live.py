@@ -207,7 +207,7 @@ def read_only_live(container: Container, observation: WriteObservation | None) -
     if inside is None or inside.mounts is None:
         return read_only_write(observation)
     root = inside.root_mount()
-    where = f"/proc/<pid>/mountinfo of the main process, {inside.view}"
+    where = inside.source("mountinfo")
     if root is None:
         return undecided("the kernel's mount table shows no root mount", where)
     evidence = f"kernel mountinfo: root mount {root} ({where})"
