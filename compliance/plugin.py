@@ -322,30 +322,31 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def _reads_as_finding(item, excinfo) -> bool:
+    """A failed or undecided control reads as its finding, in the failure section and in
+    the short summary alike (pytest prints a string longrepr as it is); frames only with
+    --tb=long or native."""
+    return (excinfo is not None and excinfo.errisinstance((ControlFailed, ControlError))
+            and item.config.option.tbstyle not in terminal.FRAMES)
+
+
 def _repr_finding(item, repr_failure, excinfo, *args, **kwargs):
-    """A failed or undecided control's failure representation is its finding's text: pytest
-    asks the item for it (`repr_failure`) and, by default, would first format every frame
-    of the traceback only for _finding_not_frames to replace it (about 2.5 ms a failure,
-    the largest share of a big stack's audit). Frames only with --tb=long or native."""
-    if (excinfo.errisinstance((ControlFailed, ControlError))
-            and item.config.option.tbstyle not in terminal.FRAMES):
+    """A failing check's representation, asked of the item (`repr_failure`): its finding's
+    text, which already leads with control and subject. Without this pytest would first
+    format every frame of the traceback only to have it dropped (about 2.5 ms a failure,
+    the largest share of a big stack's audit)."""
+    if _reads_as_finding(item, excinfo):
         return str(excinfo.value)
     return repr_failure(excinfo, *args, **kwargs)
 
 
 def _finding_not_frames(item, call, report, finding) -> None:
-    """A failed or undecided control reads as its finding, in the failure section and in
-    the short summary alike (pytest prints a string longrepr as it is); frames only
-    with --tb=long or native. A verdict's text already leads with control and
-    subject; an error raised before the check ran (the container changed) gets them."""
-    if (call.excinfo is None or not call.excinfo.errisinstance((ControlFailed, ControlError))
-            or item.config.option.tbstyle in terminal.FRAMES):
-        return
-    text = str(call.excinfo.value)
-    if finding is None:
+    """An error raised before the check ran (the container changed, in set-up) has no
+    finding and is not the item's `repr_failure`: it reads as one, led by control and
+    subject."""
+    if finding is None and _reads_as_finding(item, call.excinfo):
         service, _ = _subject(item)
-        text = f"{terminal.lead(_control_of(item), service)}: {text}"
-    report.longrepr = text
+        report.longrepr = f"{terminal.lead(_control_of(item), service)}: {call.excinfo.value}"
 
 
 def _outcome(report, call, own: bool = False) -> str:
@@ -370,8 +371,8 @@ def _reason(report, call) -> str:
     if call.excinfo.errisinstance((ControlFailed, ControlError)):
         return str(call.excinfo.value)
     if call.excinfo.errisinstance(AssertionError):
-        return str(call.excinfo.value).splitlines()[0][:500] if str(call.excinfo.value) else \
-            "assertion failed"
+        said = str(call.excinfo.value)
+        return said.splitlines()[0][:500] if said else "assertion failed"
     if report.skipped:
         return str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
     return f"{call.excinfo.typename}: {call.excinfo.value}"[:500]
