@@ -31,7 +31,7 @@ from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 
 from compliance import redact
-from compliance.inventory import freeze
+from compliance.model import freeze
 
 TIMEOUT_S = 60
 REPO = Path(__file__).resolve().parents[1]

@@ -24,8 +24,9 @@ import requests
 
 from compliance import layers, processes
 from compliance.engine import Engine
-from compliance.kernel import Ids, Inside, Kernel
+from compliance.kernel import Ids
 from compliance.layers import SetidFile
+from compliance.model import Stack, Subject, freeze
 from compliance.processes import Process
 from compliance.sources import inside as inside_view
 
@@ -39,97 +40,6 @@ WORKERS = 8
 
 class InventoryError(Exception):
     """The stack cannot be audited (no containers, engine failure)."""
-
-
-def freeze(value):
-    """A deep, read-only copy of decoded JSON."""
-    if isinstance(value, dict):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, list):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-@dataclass(frozen=True, repr=False)
-class Container:
-    """What the engine says about one container, taken once."""
-
-    service: str
-    name: str
-    attrs: Mapping  # `docker inspect` of the container
-    image: Mapping  # `docker image inspect` of its image ({} if the image is gone)
-    networks: Mapping  # engine network name -> compose network name
-    process: Ids | None  # real uid:gid of the main process; None when not running
-    test_id: str
-    # what the engine host sees of the main process (kernel status, mounts, /run/secrets,
-    # processes); None where there is no such view (a tcp:// engine, a stopped container)
-    inside: Inside | None = None
-    # the engine's `docker info` SecurityOptions (`name=no-new-privileges`, `name=seccomp,...`)
-    engine_security: tuple[str, ...] = ()
-    # the engine's clock when the snapshot was taken (`docker info` SystemTime), to tell how
-    # long the container had been up (State.StartedAt is the engine's clock too)
-    engine_time: str = ""
-    # every process of the container; None when not running or not readable
-    processes: tuple[Process, ...] | None = None
-    # `CreatedBy` of each entry of the image's history, oldest first; None where unreadable
-    image_history: tuple[str, ...] | None = None
-    # the image's setuid/setgid regular files; None where its layers could not be read
-    setid_files: tuple[SetidFile, ...] | None = None
-
-    def __repr__(self) -> str:
-        return f"<Container {self.name} ({self.service})>"
-
-    @property
-    def id(self) -> str:
-        return self.attrs["Id"]
-
-    @property
-    def kernel(self) -> Kernel | None:
-        """/proc/<pid>/status of the main process, where the engine host's view exists."""
-        return self.inside.kernel if self.inside else None
-
-    @property
-    def config(self) -> Mapping:
-        return self.attrs.get("Config") or {}
-
-    @property
-    def host_config(self) -> Mapping:
-        return self.attrs.get("HostConfig") or {}
-
-    @property
-    def state(self) -> Mapping:
-        return self.attrs.get("State") or {}
-
-    @property
-    def image_ref(self) -> str:
-        return self.config.get("Image", "")
-
-    @property
-    def image_digests(self) -> tuple[str, ...]:
-        return tuple(self.image.get("RepoDigests") or ())
-
-    @property
-    def env(self) -> Mapping:
-        """Name -> value. Values may be secrets: never put them in any output."""
-        return dict(item.split("=", 1) if "=" in item else (item, "") for item in
-                    self.config.get("Env") or ())
-
-
-@dataclass(frozen=True, repr=False)
-class Stack:
-    """One compose project as the engine ran it, at one moment."""
-
-    name: str
-    containers: tuple[Container, ...]
-    networks: Mapping  # compose network name -> `docker network inspect`
-    engine_host: str
-    engine_version: str
-
-    def __repr__(self) -> str:
-        return f"<Stack {self.name}: {len(self.containers)} containers>"
-
-    def service(self, name: str) -> tuple[Container, ...]:
-        return tuple(c for c in self.containers if c.service == name)
 
 
 def compose_network_name(network: Mapping, project: str) -> str:
@@ -183,7 +93,7 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc"),
         if not _holds_main_process(attrs, running) or ids is None:
             top_ids, running = _top(engine, attrs)
             ids = ids or top_ids
-        containers.append(Container(
+        containers.append(Subject(
             service=service,
             name=attrs["Name"].lstrip("/"),
             attrs=freeze(attrs),

@@ -29,9 +29,10 @@ from types import MappingProxyType
 import yaml
 
 from compliance import policy as policy_module
-from compliance.inventory import SERVICE_LABEL, Container, Ids, Stack, freeze
-from compliance.kernel import Inside, parse_status
+from compliance.inventory import SERVICE_LABEL
+from compliance.kernel import Ids, Inside, parse_status
 from compliance.layers import SetidFile
+from compliance.model import Stack, Subject, freeze
 from compliance.policy import Policy
 from compliance.processes import Process
 
@@ -49,7 +50,7 @@ class Recorded:
     evidence: str
     test: str | None
     restarts: tuple[str, ...]
-    container: Container | None
+    container: Subject | None
     stack: Stack
     policy: Policy
 
@@ -66,13 +67,13 @@ def _optional(data: dict, key: str, build):
     return None if data.get(key) is None else build(data[key])
 
 
-def container_from(data: dict) -> Container:
-    """A Container as inventory.take builds it: service from the compose label, else the name."""
+def container_from(data: dict) -> Subject:
+    """A Subject as inventory.take builds it: service from the compose label, else the name."""
     inspect = data["inspect"]
     name = inspect["Name"].lstrip("/")
     service = ((inspect.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL, name)
     process = data.get("process")
-    return Container(
+    return Subject(
         service=service, name=name, attrs=freeze(inspect), image=freeze(data.get("image") or {}),
         networks=MappingProxyType(dict(data.get("networks") or {})),
         process=Ids(*map(int, process.split(":"))) if process else None, test_id=service,

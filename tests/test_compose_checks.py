@@ -7,7 +7,7 @@ import pytest
 
 from compliance.checks import declared
 from compliance.compose import Model, Service
-from compliance.inventory import Container, freeze
+from compliance.model import Subject, freeze
 
 DECLARED = {
     "image": "passq-fixture/busybox:1.35",
@@ -56,12 +56,12 @@ def model(**services) -> Model:
                  profiles="all profiles")
 
 
-def container(service="web", networks=None, image_user="", **changes) -> Container:
+def container(service="web", networks=None, image_user="", **changes) -> Subject:
     attrs = {k: dict(v) if isinstance(v, dict) else v for k, v in RUNNING.items()}
     for path, value in changes.items():
         section, key = path.split("__")
         attrs[section][key] = value
-    return Container(service=service, name=f"t-{service}-1", attrs=freeze(attrs),
+    return Subject(service=service, name=f"t-{service}-1", attrs=freeze(attrs),
                      image=freeze({"Config": {"User": image_user}}),
                      networks=MappingProxyType(networks or {"t_front": "front"}),
                      process=None, test_id=service)

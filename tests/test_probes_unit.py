@@ -6,7 +6,8 @@ from types import MappingProxyType
 import pytest
 
 from compliance.checks import live
-from compliance.inventory import Container, Ids, Stack, freeze
+from compliance.kernel import Ids
+from compliance.model import Stack, Subject, freeze
 from compliance.observations import Attempt, FlowObservation, ProbeError, TlsObservation, WriteObservation
 from compliance.policy import Database, Flow, Policy
 from compliance.sources.probes import parse, plan
@@ -28,7 +29,7 @@ def container(service, *, env=(), networks=None, running=True, process=APP,
         "State": {"Running": running, "Pid": pid if running else 0},
         "NetworkSettings": {"Networks": {f"s_{n}": {"IPAddress": ip} for n, ip in networks.items()}},
     }
-    return Container(service, f"s-{service}-1", freeze(attrs), freeze({}),
+    return Subject(service, f"s-{service}-1", freeze(attrs), freeze({}),
                      MappingProxyType({f"s_{n}": n for n in networks}),
                      process if running else None, service)
 

@@ -10,18 +10,18 @@ import pytest
 
 from compliance import trivy
 from compliance.checks import vulnerabilities
-from compliance.inventory import Container, freeze
+from compliance.model import Subject, freeze
 from compliance.report import vulnerabilities as report
 from tests.test_trivy import BOOKWORM, FAKE_IMAGES, IMAGE_ID, NOW, make_fixtures
 
 FORBID = ("CRITICAL", "HIGH")
 
 
-def container(service="backend", reference=BOOKWORM, image=None) -> Container:
+def container(service="backend", reference=BOOKWORM, image=None) -> Subject:
     image = FAKE_IMAGES[0] if image is None else image
     attrs = {"Id": "c" * 64, "Name": f"/passq-staging-{service}-1", "Image": image.get("Id", IMAGE_ID),
              "Config": {"Image": reference, "Env": ["PATH=/usr/bin"]}}
-    return Container(service=service, name=attrs["Name"][1:], attrs=freeze(attrs), image=freeze(image),
+    return Subject(service=service, name=attrs["Name"][1:], attrs=freeze(attrs), image=freeze(image),
                      networks=MappingProxyType({}), process=None, test_id=service)
 
 

@@ -9,7 +9,7 @@ says, and a capability bounding set is what the kernel holds.
 from compliance import kernel
 from compliance.checks.facts import decided, lookup, shown
 from compliance.checks.hardening import capability, engine_default, kernel_evidence, security_option
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.outcomes import Finding, failed, passed, worst
 from compliance.policy import ServicePolicy
 
@@ -23,7 +23,7 @@ DEFAULT_CAPABILITIES = frozenset({
 })
 
 
-def _configured_profiles(container: Container) -> Finding:
+def _configured_profiles(container: Subject) -> Finding:
     """The profiles as configured: no disabling entry, not privileged, and no unconfined
     AppArmor profile on an engine that has AppArmor (without AppArmor on the host there is
     no profile to switch off)."""
@@ -43,7 +43,7 @@ def _configured_profiles(container: Container) -> Finding:
 
 
 @decided
-def profiles_enabled(container: Container) -> Finding:
+def profiles_enabled(container: Subject) -> Finding:
     """HRD-05: seccomp, AppArmor and SELinux are not switched off. Where the kernel's view
     is readable, `Seccomp: 0` fails whatever the configuration says."""
     findings = [_configured_profiles(container)]
@@ -67,7 +67,7 @@ def configured_capabilities(attrs) -> frozenset[str]:
 
 
 @decided
-def capabilities_dropped(container: Container, policy: ServicePolicy) -> Finding:
+def capabilities_dropped(container: Subject, policy: ServicePolicy) -> Finding:
     """HRD-06: the capability bounding set holds nothing beyond the policy's `cap_add_allowed`
     (so `cap_drop: [ALL]` and only what the service needs added back). The kernel's CapBnd
     is the proof where readable; otherwise the set is computed from the configuration."""

@@ -7,7 +7,7 @@ devices) in host_paths.py, HRD-08 (the processes) in processes.py.
 import posixpath
 
 from compliance.checks.facts import decided, lookup, mounts, shown
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import ServicePolicy
 
@@ -47,18 +47,18 @@ def no_new_privileges_setting(option: str) -> bool | None:
     raise ValueError(f"unparseable security option {option!r}")
 
 
-def engine_default(container: Container, name: str) -> bool:
+def engine_default(container: Subject, name: str) -> bool:
     """Whether the container's engine applies security option `name` to every container
     (`docker info` SecurityOptions: `name=no-new-privileges`, `name=seccomp,profile=default`)."""
     return any(entry.split(",", 1)[0] == f"name={name}" for entry in container.engine_security)
 
 
-def kernel_evidence(container: Container, field: str, value) -> str:
+def kernel_evidence(container: Subject, field: str, value) -> str:
     """A kernel fact as evidence, naming the view that read it."""
     return f"kernel {field}={value} ({container.inside.source('status')})"
 
 
-def _configured_no_new_privileges(container: Container) -> Finding:
+def _configured_no_new_privileges(container: Subject) -> Finding:
     """HRD-01 as configured: the container's own entries (the engine applies them in order,
     so the last one that names the flag decides), else the engine's default."""
     options = lookup(container.attrs, "HostConfig.SecurityOpt") or ()
@@ -81,7 +81,7 @@ def _configured_no_new_privileges(container: Container) -> Finding:
 
 
 @decided
-def no_new_privileges(container: Container) -> Finding:
+def no_new_privileges(container: Subject) -> Finding:
     """HRD-01: no-new-privileges is on. Where the kernel's view of the main process is
     readable it is the proof and decides; otherwise the configuration (and the engine's
     default) does."""
@@ -106,13 +106,13 @@ def _boolean(attrs, path: str, wanted: bool, message: str) -> Finding:
 
 
 @decided
-def read_only_rootfs(container: Container) -> Finding:
+def read_only_rootfs(container: Subject) -> Finding:
     """HRD-02 (configuration): the root filesystem is mounted read-only."""
     return _boolean(container.attrs, "HostConfig.ReadonlyRootfs", True,
                     "should mount the root filesystem read-only (read_only: true)")
 
 
-def _tmpfs_paths(container: Container) -> dict[str, str]:
+def _tmpfs_paths(container: Subject) -> dict[str, str]:
     """Every tmpfs mount point -> where the engine reports it (`--tmpfs` vs `--mount`)."""
     found = {posixpath.normpath(p): "HostConfig.Tmpfs"
              for p in lookup(container.attrs, "HostConfig.Tmpfs", None) or {}}
@@ -122,7 +122,7 @@ def _tmpfs_paths(container: Container) -> dict[str, str]:
     return found
 
 
-def _other_mount(container: Container, path: str) -> str:
+def _other_mount(container: Subject, path: str) -> str:
     """How a non-tmpfs path is mounted, for the evidence ("bind mount", "not a mount")."""
     for mount in mounts(container.attrs):
         if posixpath.normpath(mount.get("Destination", "")) == path:
@@ -131,7 +131,7 @@ def _other_mount(container: Container, path: str) -> str:
 
 
 @decided
-def writable_paths_tmpfs(container: Container, policy: ServicePolicy) -> Finding:
+def writable_paths_tmpfs(container: Subject, policy: ServicePolicy) -> Finding:
     """HRD-03: every path the policy lists as writable for the service is a tmpfs mount.
     Where the engine host shows the main process's mount table, the kernel decides (a
     tmpfs mounted at that very path); otherwise the configuration does."""
@@ -221,7 +221,7 @@ def _docker_socket(attrs) -> Finding:
 
 
 @decided
-def no_host_privileges(container: Container, policy: ServicePolicy) -> Finding:
+def no_host_privileges(container: Subject, policy: ServicePolicy) -> Finding:
     """HRD-04: not privileged, no capability beyond the allow-list, no host PID/IPC/UTS/user/
     network namespace, no cgroup parent, no docker socket. Each is a way to control the host
     from the container."""

@@ -4,7 +4,7 @@ import posixpath
 import re
 
 from compliance.checks.facts import decided, lookup, shown
-from compliance.inventory import Container, Stack
+from compliance.model import Stack, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided
 from compliance.policy import Policy
 from compliance.redact import MARK, dsn_passwords
@@ -25,7 +25,7 @@ def quote(text: str) -> str:
     return text if len(text) <= QUOTE_MAX else text[:QUOTE_MAX - 1] + "…"
 
 
-def healthcheck(container: Container) -> tuple[tuple[str, ...], str] | None:
+def healthcheck(container: Subject) -> tuple[tuple[str, ...], str] | None:
     """The effective healthcheck test and where it comes from. The container's own
     `Config.Healthcheck.Test` overrides the image's; an empty test inherits it."""
     for where, config in (("Config", container.config), ("image Config", container.image.get("Config"))):
@@ -36,7 +36,7 @@ def healthcheck(container: Container) -> tuple[tuple[str, ...], str] | None:
 
 
 @decided
-def healthcheck_defined(container: Container) -> Finding:
+def healthcheck_defined(container: Subject) -> Finding:
     """HLT-01: a healthcheck is defined on the container or inherited from the image, and
     not disabled with NONE."""
     found = healthcheck(container)
@@ -60,13 +60,13 @@ def last_output(health) -> str:
         f"last check exit {last.get('ExitCode')}, no output"
 
 
-def _restart_count(container: Container) -> list[str]:
+def _restart_count(container: Subject) -> list[str]:
     """`RestartCount=N` when the engine restarted the container: a crash loop's signature."""
     count = lookup(container.attrs, "RestartCount", 0) or 0
     return [shown("RestartCount", count)] if count else []
 
 
-def _just_restarted(container: Container) -> str | None:
+def _just_restarted(container: Subject) -> str | None:
     """Why a running container restarted by the engine has not shown it stays up, or None."""
     if not lookup(container.attrs, "RestartCount", 0):
         return None
@@ -79,7 +79,7 @@ def _just_restarted(container: Container) -> str | None:
 
 
 @decided
-def running_and_healthy(container: Container, restarts: tuple[str, ...] = ()) -> Finding:
+def running_and_healthy(container: Subject, restarts: tuple[str, ...] = ()) -> Finding:
     """HLT-02: `State.Status` is running and, where a healthcheck exists, the engine says
     healthy. A container that stopped or restarted during the run (`restarts`, seen in the
     engine's events), or that the engine restarted just before the snapshot, does not stay
@@ -121,7 +121,7 @@ def running_and_healthy(container: Container, restarts: tuple[str, ...] = ()) ->
     return failed("should be healthy", evidence)
 
 
-def _program(container: Container) -> list[str]:
+def _program(container: Subject) -> list[str]:
     """Whether the failing healthcheck's program exists in the container, as the engine host
     sees its root filesystem: a missing `curl` is the most common reason a check fails."""
     inside = container.inside

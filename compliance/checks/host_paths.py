@@ -7,7 +7,7 @@ the filesystem.
 import posixpath
 
 from compliance.checks.facts import decided, lookup, mounts
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.outcomes import Finding, failed, passed, worst
 from compliance.policy import ServicePolicy
 
@@ -35,7 +35,7 @@ def _sensitive(mount) -> str | None:
     return None
 
 
-def _mounts(container: Container) -> Finding:
+def _mounts(container: Subject) -> Finding:
     binds = [reason for reason in map(_sensitive, mounts(container.attrs)) if reason]
     shared = [f"{m.get('Destination')} propagation {m.get('Propagation')}"
               for m in mounts(container.attrs) if m.get("Propagation") in SHARED]
@@ -50,7 +50,7 @@ def _mounts(container: Container) -> Finding:
         f"no sensitive host path and no shared propagation ({len(mounts(container.attrs))} mounts)")
 
 
-def _devices(container: Container, allowed) -> Finding:
+def _devices(container: Subject, allowed) -> Finding:
     devices = lookup(container.attrs, "HostConfig.Devices") or ()
     allowed = {posixpath.normpath(d) for d in allowed}
     extra = [f"{d.get('PathOnHost')} -> {d.get('PathInContainer')}" for d in devices
@@ -63,7 +63,7 @@ def _devices(container: Container, allowed) -> Finding:
 
 
 @decided
-def no_sensitive_host_access(container: Container, policy: ServicePolicy) -> Finding:
+def no_sensitive_host_access(container: Subject, policy: ServicePolicy) -> Finding:
     """HRD-07: no bind of the host's system directories (read-write anywhere under them),
     no host device outside the policy's `devices_allowed`, no shared mount propagation."""
     return worst([_mounts(container), _devices(container, policy.devices_allowed)])

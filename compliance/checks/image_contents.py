@@ -11,7 +11,7 @@ evidence names the history entry, the instruction and the variable.
 import re
 
 from compliance.checks.secrets import secret_reference
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.outcomes import Finding, failed, passed, undecided
 from compliance.policy import Policy, ServicePolicy
 from compliance.redact import looks_like_credential
@@ -62,7 +62,7 @@ def _problems(index: int, created_by: str, patterns) -> list[str]:
     return [f"{where}: build argument {n}" for n in _credentials(_build_arguments(text), patterns)]
 
 
-def history_clean(container: Container, policy: Policy) -> Finding:
+def history_clean(container: Subject, policy: Policy) -> Finding:
     """IMG-04: no history entry sets a credential-named ENV or build argument to a literal
     value (the policy's `credential_env_patterns`), and none ADDs an unverified remote source."""
     history = container.image_history
@@ -78,7 +78,7 @@ def history_clean(container: Container, policy: Policy) -> Finding:
                   "with a value, no unverified remote ADD")
 
 
-def setid_allowed(container: Container, policy: ServicePolicy) -> Finding:
+def setid_allowed(container: Subject, policy: ServicePolicy) -> Finding:
     """IMG-05: no regular file of the image has the setuid or setgid bit, outside the
     policy's `setuid_allowed` paths."""
     files = container.setid_files

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.observations import FlowObservation, ProbeError, TlsObservation, WriteObservation
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided
 from compliance.policy import Database
@@ -154,7 +154,7 @@ def dsn_sslmode(params: Mapping[str, str], env: Mapping[str, str]) -> tuple[str,
     return LIBPQ_DEFAULT_SSLMODE, "no sslmode: libpq's default"
 
 
-def client_dsns(containers: Iterable[Container]) -> tuple[list[Finding], list[str]]:
+def client_dsns(containers: Iterable[Subject]) -> tuple[list[Finding], list[str]]:
     """One Finding per PostgreSQL DSN found in a container's environment, and notes
     for `*_FILE` variables that may hold one (their files are not read)."""
     findings, notes = [], []
@@ -179,7 +179,7 @@ def client_dsns(containers: Iterable[Container]) -> tuple[list[Finding], list[st
 
 
 def database_tls(database: Database | None, observations: list[TlsObservation] | ProbeError,
-                 containers: Iterable[Container]) -> Finding:
+                 containers: Iterable[Subject]) -> Finding:
     """NET-05: the database server accepts TLS, and every client DSN requires it."""
     if database is None:
         return not_applicable("the policy names no database (`database:`)")
@@ -199,7 +199,7 @@ def database_tls(database: Database | None, observations: list[TlsObservation] |
 # -- HRD-02, live ---------------------------------------------------------------
 
 
-def read_only_live(container: Container, observation: WriteObservation | None) -> Finding:
+def read_only_live(container: Subject, observation: WriteObservation | None) -> Finding:
     """HRD-02 live: the kernel's mount table of the main process shows the root mount
     read-only (nothing written); where the engine host has no such view, a write on the
     root filesystem fails with EROFS and leaves nothing (the write probe)."""

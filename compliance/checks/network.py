@@ -4,7 +4,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from compliance.checks.facts import decided, lookup, network_mode, shown
-from compliance.inventory import Container, Stack
+from compliance.model import Stack, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import Policy, ServicePolicy
 
@@ -26,7 +26,7 @@ class Binding:
         return f"{self.source} {self.port} -> {ip}:{self.host_port}"
 
 
-def bindings(container: Container) -> list[Binding]:
+def bindings(container: Subject) -> list[Binding]:
     """Published ports from both the declared bindings and the ones in effect: a container
     on internal networks only publishes nothing, yet its declaration still asks for it."""
     found = []
@@ -48,7 +48,7 @@ def host_ip_allowed(host_ip: str, allowed) -> bool:
 
 
 @decided
-def published_ports_allowed(container: Container, policy: ServicePolicy) -> Finding:
+def published_ports_allowed(container: Subject, policy: ServicePolicy) -> Finding:
     """NET-01: every published port binds to an address the policy allows."""
     if network_mode(container.attrs) == "host":
         return failed("should not use network_mode host (it listens on every host address)",
@@ -64,7 +64,7 @@ def published_ports_allowed(container: Container, policy: ServicePolicy) -> Find
 
 
 @decided
-def allowed_networks_only(container: Container, policy: ServicePolicy) -> Finding:
+def allowed_networks_only(container: Subject, policy: ServicePolicy) -> Finding:
     """NET-02: the container joins only networks the policy allows for its service, by
     compose network name, and never the engine's default bridge (CIS 5.30: one flat network
     with every container started without a network), whatever the policy lists."""
@@ -92,7 +92,7 @@ def allowed_networks_only(container: Container, policy: ServicePolicy) -> Findin
 
 
 @decided
-def privileged_ports(container: Container, policy: ServicePolicy) -> Finding:
+def privileged_ports(container: Subject, policy: ServicePolicy) -> Finding:
     """NET-06: every published host port is 1024 or above unless the policy's
     `privileged_ports_allowed` lists it. In network_mode host nothing is published: the
     processes bind host ports directly, privileged ones included, and inspect cannot show

@@ -1,13 +1,13 @@
 """Process checks: what runs inside the container (HRD-08)."""
 
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.outcomes import Finding, failed, passed, undecided
 
 # Remote-login daemons, by command name (/proc/<pid>/comm, ps's comm).
 REMOTE_LOGIN = ("sshd", "dropbear", "telnetd", "in.telnetd")
 
 
-def no_remote_login(container: Container) -> Finding:
+def no_remote_login(container: Subject) -> Finding:
     """HRD-08: no process of the container is a remote-login daemon. A container that is not
     running has no processes to judge, and an unreadable list judges nothing: both are errors."""
     if not container.state.get("Running"):

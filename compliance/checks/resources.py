@@ -5,7 +5,7 @@ fail; a limit above the policy's maximum fails too.
 """
 
 from compliance.checks.facts import decided, lookup, shown
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.outcomes import Finding, failed, passed
 from compliance.policy import ServicePolicy
 
@@ -34,7 +34,7 @@ def _within(evidence: str, amount: float, maximum: float | None, spelled, what: 
 
 
 @decided
-def memory_limit(container: Container, policy: ServicePolicy) -> Finding:
+def memory_limit(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-01: a memory limit is set and at most the policy's `memory_max`."""
     memory = lookup(container.attrs, "HostConfig.Memory") or 0
     evidence = shown("HostConfig.Memory", memory)
@@ -54,7 +54,7 @@ def cpus(nano_cpus: int, quota: int, period: int) -> float | None:
 
 
 @decided
-def cpu_limit(container: Container, policy: ServicePolicy) -> Finding:
+def cpu_limit(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-02: a hard CPU limit is set and at most the policy's `cpus_max`. CpuShares is a
     relative weight that limits nothing on an idle host, so on its own it fails."""
     keys = ("NanoCpus", "CpuQuota", "CpuPeriod", "CpuShares")
@@ -73,7 +73,7 @@ def cpu_limit(container: Container, policy: ServicePolicy) -> Finding:
 
 
 @decided
-def pids_limit(container: Container, policy: ServicePolicy) -> Finding:
+def pids_limit(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-03: a PIDs limit is set (null, 0 and -1 all mean unlimited), and at most the
     policy's `pids_max` where it sets one."""
     limit = lookup(container.attrs, "HostConfig.PidsLimit")
@@ -84,7 +84,7 @@ def pids_limit(container: Container, policy: ServicePolicy) -> Finding:
 
 
 @decided
-def restart_bounded(container: Container, policy: ServicePolicy) -> Finding:
+def restart_bounded(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-04: the restart policy is one the policy allows (default `no` and `on-failure`),
     and `on-failure` gives up after 1 to `restart_max_retries` tries: MaximumRetryCount 0
     retries forever, as `always` and `unless-stopped` do."""

@@ -7,13 +7,13 @@ read into a message: the names decide, and the values are only tested.
 import posixpath
 
 from compliance.checks.facts import mounts
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed
 from compliance.policy import Policy, ServicePolicy
 from compliance.redact import SECRETS_DIR, dsn_passwords, looks_like_credential
 
 
-def required_secrets_mounted(container: Container, policy: ServicePolicy) -> Finding:
+def required_secrets_mounted(container: Subject, policy: ServicePolicy) -> Finding:
     """SEC-01: each secret the policy requires is mounted at /run/secrets/<name> (compose
     binds a secret as a Mounts[] entry at that destination)."""
     if not policy.secrets:
@@ -29,7 +29,7 @@ def required_secrets_mounted(container: Container, policy: ServicePolicy) -> Fin
     return passed(evidence)
 
 
-def required_secrets_readable(container: Container, policy: ServicePolicy) -> Finding:
+def required_secrets_readable(container: Subject, policy: ServicePolicy) -> Finding:
     """SEC-01, seen from inside: each required secret is a regular file the main process
     may read. Compose binds a file secret with its host owner and mode, so a root-owned
     0600 file is unreadable by a service running as 1001 while every inspect fact looks
@@ -62,7 +62,7 @@ def secret_reference(value: str) -> bool:
     return posixpath.normpath(value).startswith(SECRETS_DIR)
 
 
-def no_plaintext_secrets(container: Container, policy: Policy) -> Finding:
+def no_plaintext_secrets(container: Subject, policy: Policy) -> Finding:
     """SEC-02: no credential-named variable (matched case-insensitively against the
     policy's patterns) holds a literal value, and no value holds a DSN with an inline
     password. `*_FILE` variables pointing into /run/secrets/ are how it should be done."""

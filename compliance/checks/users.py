@@ -1,6 +1,6 @@
 """User checks: who the container's processes run as (USR-01)."""
 
-from compliance.inventory import Container
+from compliance.model import Subject
 from compliance.outcomes import Finding, failed, passed, undecided
 from compliance.policy import ServicePolicy
 
@@ -11,7 +11,7 @@ def configured_root(user: str) -> bool:
     return name in ("", "0", "root")
 
 
-def non_root(container: Container, policy: ServicePolicy) -> Finding:
+def non_root(container: Subject, policy: ServicePolicy) -> Finding:
     """USR-01: both the configured user and the real main process are non-root
     (and equal to the policy's uid:gid where it names one)."""
     user = container.config.get("User") or ""

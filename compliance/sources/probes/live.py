@@ -9,7 +9,7 @@ so their probe containers run concurrently; the observations are the same either
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from compliance.inventory import Container, Stack
+from compliance.model import Stack, Subject
 from compliance.observations import FlowObservation, ProbeError, TlsObservation, WriteObservation
 from compliance.policy import Policy
 from compliance.sources.probes.plan import flows_batch, running, tls_batch, writes_batch
@@ -73,13 +73,13 @@ class Live:
         """NET-05: the database's answers to the SSLRequest ([] when there is no database)."""
         return self._get("tls")
 
-    def write(self, container: Container) -> WriteObservation | None:
+    def write(self, container: Subject) -> WriteObservation | None:
         """HRD-02: the write attempt on `container`'s root filesystem; None when it does not
         run or the kernel's mount table already answers (no probe is needed then). All such
         containers of the stack are probed at once, on first use."""
         return self._get("writes").get(container.id)
 
-    def write_targets(self) -> list[Container]:
+    def write_targets(self) -> list[Subject]:
         """The running containers whose root mount the engine host cannot show."""
         return [c for c in running(self.stack.containers) if not (c.inside and c.inside.mounts)]
 

@@ -10,7 +10,7 @@ container: check_target refuses anything else.
 import ipaddress
 from collections.abc import Iterable
 
-from compliance.inventory import Container, Stack
+from compliance.model import Stack, Subject
 from compliance.observations import Attempt, FlowObservation, ProbeError, TlsObservation, WriteObservation
 from compliance.policy import Policy
 from compliance.sources.probes.parse import parse_connects, parse_ssl, parse_write, parsed
@@ -18,7 +18,7 @@ from compliance.sources.probes.runner import Batch, ProbeRunner, Spec
 from compliance.sources.probes.scripts import CONNECT_SCRIPT, SSL_EXCHANGE, SSL_SCRIPT, WRITE_SCRIPT
 
 
-def addresses(container: Container) -> list[tuple[str, str]]:
+def addresses(container: Subject) -> list[tuple[str, str]]:
     """(address, compose network) of every network the container is attached to."""
     attached = (container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
     out = []
@@ -29,7 +29,7 @@ def addresses(container: Container) -> list[tuple[str, str]]:
     return out
 
 
-def running(containers: Iterable[Container]) -> list[Container]:
+def running(containers: Iterable[Subject]) -> list[Subject]:
     return [c for c in containers if c.state.get("Running")]
 
 
@@ -44,7 +44,7 @@ def check_target(address: str, allowed: set[str]) -> None:
         raise ProbeError(f"refusing to probe {address}: not an address of the stack's containers")
 
 
-def connects_batch(runner: ProbeRunner, jobs: list[tuple[Container, list[tuple[str, str, int]]]],
+def connects_batch(runner: ProbeRunner, jobs: list[tuple[Subject, list[tuple[str, str, int]]]],
                    allowed: set[str]) -> Batch:
     """For each (source container, [(attempt id, address, port)]): one probe in the source's
     network namespace trying every attempt concurrently -> attempt id -> (result, detail)."""
@@ -58,7 +58,7 @@ def connects_batch(runner: ProbeRunner, jobs: list[tuple[Container, list[tuple[s
     return Batch(specs, lambda outs: [
         out if isinstance(out, ProbeError) else parsed(parse_connects, out) for out in outs])
 
-def ssl_batch(runner: ProbeRunner, container: Container, targets: list[str], port: int,
+def ssl_batch(runner: ProbeRunner, container: Subject, targets: list[str], port: int,
               allowed: set[str]) -> Batch:
     """The SSLRequest to each target, from inside `container`'s network namespace."""
     for address in targets:
@@ -69,7 +69,7 @@ def ssl_batch(runner: ProbeRunner, container: Container, targets: list[str], por
     return Batch([spec], lambda outs: outs[0] if isinstance(outs[0], ProbeError)
                   else parsed(parse_ssl, outs[0]))
 
-def writes_batch(runner: ProbeRunner, containers: list[Container]) -> Batch:
+def writes_batch(runner: ProbeRunner, containers: list[Subject]) -> Batch:
     """A write probe per container, as its own uid:gid in its PID namespace (HRD-02)."""
     path = f"/.passq-compliance-probe-{runner.run_id}"
     specs, ids = [], []
@@ -103,7 +103,7 @@ def writes_batch(runner: ProbeRunner, containers: list[Container]) -> Batch:
     return Batch([s for s in specs if s is not None], finish)
 
 
-def write_spec(container: Container, path: str) -> Spec:
+def write_spec(container: Subject, path: str) -> Spec:
     """The write probe for one container: its PID namespace, its uid:gid, its capabilities.
 
     With a private PID namespace the target's main process is pid 1 of the shared
@@ -149,7 +149,7 @@ class FlowPlan:
         # source id -> [(attempt id, flow index, target, address, net)]
         planned: dict[str, list] = {}
         self.planned = planned
-        self.sources: dict[str, Container] = {}
+        self.sources: dict[str, Subject] = {}
         for index, (_kind, flow) in enumerate(flows):
             froms, tos = running(stack.service(flow.source)), running(stack.service(flow.target))
             if not froms:
