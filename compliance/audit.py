@@ -17,6 +17,7 @@ from compliance.checks.facts import mounts
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
 from compliance.redact import SECRETS_DIR, Redactor, file_secrets
+from compliance.sources import declared as declared_source
 
 WAIVER = pytest.StashKey[dict]()
 MAX_SECRETS_DIR_FILES = 256  # files of the policy's secrets directory the redactor reads
@@ -34,6 +35,7 @@ class Audit:
         self._stack = None
         self._watch: Watch | None = None
         self._declared = None  # the compose model of --compose-file, once loaded
+        self._declared_stack = None  # its services as Subjects
         self._vulnerability_reports = None
         self._waivers: waivers.WaiverFile | None = None
         self.redact = Redactor()
@@ -125,6 +127,38 @@ class Audit:
         self._learn_secrets()
         return self._declared
 
+    def declared_stack(self):
+        """The declared services as Subjects (compliance/sources/declared.py), built once;
+        None without --compose-file or after a failure."""
+        model = self.declared()
+        if model is not None and self._declared_stack is None and self.failure is None:
+            try:
+                self._declared_stack = declared_source.stack(model)
+            except declared_source.DeclaredError as exc:
+                self.failure = str(exc)
+        return self._declared_stack
+
+    def subjects(self):
+        """What the controls judge: the declared services under --static-only, else the
+        running stack."""
+        return self.declared_stack() if self.option("static_only") else self.stack()
+
+    def location(self, subject, control: str) -> dict | None:
+        """Where a result points in the compose files (`{"file", "line"}`), or None: a
+        declared service's key; for CMP-01 the declared service; for a stack control of a
+        declared audit (or SEC-03, whose files the compose files name) its section."""
+        declared = self.declared_stack()
+        if declared is None:
+            return None
+        if subject is not None and not subject.declared:
+            if control != "CMP-01":
+                return None
+            subject = next((s for s in declared.containers if s.service == subject.service), None)
+        elif subject is None and not (self.option("static_only") or control == "SEC-03"):
+            return None
+        where = declared_source.location(subject or declared, control)
+        return {"file": where.file, "line": where.line} if where else None
+
     def _learn_secrets(self) -> None:
         """Before any evidence is rendered, the redactor learns every secret value the suite
         can see besides the containers' own: the literal values the compose files declare,
@@ -211,8 +245,8 @@ class Audit:
         if waiver_file is None:
             return
         params = item.callspec.params if hasattr(item, "callspec") else {}
-        subject = params.get("container") or params.get("declared_service")  # a Service has .name
-        service = getattr(subject, "service", None) or getattr(subject, "name", None)
+        subject = params.get("container") or params.get("declared_service")
+        service = subject.service if subject is not None else None
         waiver = waiver_file.match(control.id, service, self.today)
         if waiver is None:
             return

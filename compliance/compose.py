@@ -17,8 +17,14 @@ profile is still checked and a profile service that runs is still "declared".
 
 The model may hold secret values (literal `environment:` entries): it is
 never printed. `secret_candidates` hands them to the redactor instead.
+
+Beside the interpolated model the files are kept as written: compose's
+uninterpolated rendering (`${VAR}` left in place: an environment value is
+judged as written, before any shell fills it in), each file's SHA-256 and
+the line of every key, so a declared result can name its file and line.
 """
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -26,12 +32,14 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
 
-from compliance import redact
-from compliance.model import freeze
+import yaml
+
+from compliance import redact, yamlfile
+from compliance.model import Location, freeze
 
 TIMEOUT_S = 60
 REPO = Path(__file__).resolve().parents[1]
@@ -60,6 +68,20 @@ class Service:
         return bool(self.config.get("build"))
 
 
+@dataclass(frozen=True)
+class ComposeFile:
+    """One declared file as the reports name it: its path (relative to the folder the suite
+    runs in when inside it), SHA-256 and the line of every key path."""
+
+    path: str
+    sha256: str
+    lines: Mapping = field(repr=False)  # ('services', 'db', 'user') -> 1-based line
+
+    def locate(self, key_path: tuple) -> Location | None:
+        line = self.lines.get(key_path)
+        return Location(self.path, line) if line else None
+
+
 @dataclass(frozen=True, repr=False)
 class Model:
     """The merged, interpolated compose model of the declared files."""
@@ -70,12 +92,29 @@ class Model:
     networks: Mapping  # compose network key -> rendered network
     secrets: Mapping  # top-level secret name -> rendered secret
     profiles: str  # how profiles were chosen, for messages
+    written: Mapping = field(default_factory=dict)  # the uninterpolated rendering
+    sources: tuple[ComposeFile, ...] = ()
+
+    def locate(self, key_path: tuple) -> Location | None:
+        """Where `key_path` is written: the last file (in merge order) that writes it, as
+        that one wins the merge; None when no file writes it (extends, include)."""
+        return next((where for where in (f.locate(key_path) for f in reversed(self.sources))
+                     if where), None)
+
+    def written_environment(self, service: str) -> dict:
+        """The service's environment as written: `${VAR}` kept, a bare name (taken from the
+        shell that runs compose) as `${NAME}`; `env_file:` entries as their files write them."""
+        rendered = dict(self.services[service].config.get("environment") or {})
+        written = (self.written.get("services") or {}).get(service) or {}
+        as_written = dict(written.get("environment") or {})
+        return {name: "${" + name + "}" if value is None else value
+                for name, value in ({**rendered, **as_written}).items()}
 
     def __repr__(self) -> str:
         return f"<compose model {self.describe()}: {len(self.services)} services>"
 
     def describe(self) -> str:
-        return ", ".join(_shown(f) for f in self.files)
+        return ", ".join(shown(f) for f in self.files)
 
     def secret_files(self) -> dict[str, Path]:
         """Top-level `secrets:` entries backed by a file (compose made the paths absolute)."""
@@ -98,7 +137,7 @@ class Model:
         return redact.candidates(pseudo, patterns)
 
 
-def _shown(path: Path) -> str:
+def shown(path: Path) -> str:
     """A path as the user would write it: relative to the working directory when inside it."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
@@ -190,8 +229,9 @@ def load(files, command: list[str] | None = None) -> Model:
             rendered = None
     if not isinstance(rendered, dict):
         raise ComposeError(_explain(command, paths, done.stderr))
+    written = _uninterpolated(command, file_args, profile_args)
     secrets = dict(rendered.get("secrets") or {})
-    secrets.update({name: spec for name, spec in _unused_secrets(command, file_args, profile_args).items()
+    secrets.update({name: spec for name, spec in _unused_secrets(written).items()
                     if name not in secrets})
     services = {
         name: Service(name, freeze(config or {}))
@@ -204,20 +244,37 @@ def load(files, command: list[str] | None = None) -> Model:
         networks=freeze(rendered.get("networks") or {}),
         secrets=freeze(secrets),
         profiles=profiles,
+        written=freeze(written),
+        sources=tuple(_source(path) for path in paths),
     )
 
 
-def _unused_secrets(command, file_args, profile_args) -> dict:
+def _uninterpolated(command, file_args, profile_args) -> dict:
+    """Compose's rendering without interpolation ({} when it cannot give one)."""
+    done = _run(command, [*file_args, *profile_args, "config", "--format", "json", "--no-interpolate"])
+    try:
+        written = json.loads(done.stdout) if done.returncode == 0 else {}
+    except json.JSONDecodeError:
+        return {}
+    return written if isinstance(written, dict) else {}
+
+
+def _unused_secrets(written: Mapping) -> dict:
     """Top-level secrets no service uses: compose leaves them out of the interpolated
     model, but the `secrets:` section still names their files (SEC-03 checks them).
     Only those whose path needs no interpolation are taken."""
-    done = _run(command, [*file_args, *profile_args, "config", "--format", "json", "--no-interpolate"])
+    return {name: spec for name, spec in (written.get("secrets") or {}).items()
+            if isinstance(spec, Mapping) and "$" not in str(spec.get("file", "")) and "$" not in name}
+
+
+def _source(path: Path) -> ComposeFile:
+    """The file's SHA-256 and key lines (compose already parsed it, so it is valid YAML)."""
+    raw = path.read_bytes()
     try:
-        raw = json.loads(done.stdout).get("secrets") or {} if done.returncode == 0 else {}
-    except (json.JSONDecodeError, AttributeError):
-        return {}
-    return {name: spec for name, spec in raw.items() if isinstance(spec, dict)
-            and "$" not in str(spec.get("file", "")) and "$" not in name}
+        lines = yamlfile.key_lines(yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader))
+    except (UnicodeDecodeError, yaml.YAMLError):
+        lines = {}
+    return ComposeFile(shown(path), hashlib.sha256(raw).hexdigest(), MappingProxyType(lines))
 
 
 def _explain(command: list[str], paths: tuple[Path, ...], stderr: str) -> str:
@@ -226,10 +283,10 @@ def _explain(command: list[str], paths: tuple[Path, ...], stderr: str) -> str:
     named = [p for p in paths if str(p) in message or str(p.resolve()) in message]
     if named or len(paths) == 1:
         culprit = named[0] if named else paths[0]
-        return f"compose file {_shown(culprit)} is invalid: {message}"
+        return f"compose file {shown(culprit)} is invalid: {message}"
     for path in paths:  # compose did not say which file: try each alone
         alone = _run(command, ["-f", str(path), "config", "-q", "--no-consistency",
                                "--no-interpolate"])
         if alone.returncode != 0:
-            return f"compose file {_shown(path)} is invalid: {_message(alone.stderr)}"
-    return f"compose files {', '.join(_shown(p) for p in paths)} are invalid together: {message}"
+            return f"compose file {shown(path)} is invalid: {_message(alone.stderr)}"
+    return f"compose files {', '.join(shown(p) for p in paths)} are invalid together: {message}"

@@ -131,8 +131,9 @@ class Stack:
     networks: Mapping  # compose network name -> `docker network inspect` (or its declared shape)
     engine_host: str
     engine_version: str
-    origin: Mapping = field(default_factory=lambda: _EMPTY)  # declared: `networks.<name>`, `secrets.<name>` -> line
+    origin: Mapping = field(default_factory=lambda: _EMPTY)  # declared: `networks`, `secrets` -> line
     location: Location | None = None  # declared: the first compose file
+    source: str = ""  # declared: the compose files and the profiles they were read with
 
     def __repr__(self) -> str:
         return f"<Stack {self.name}: {len(self.containers)} containers>"

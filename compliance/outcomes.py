@@ -86,3 +86,4 @@ class Result:
     message: str = ""
     waiver: dict | None = None
     duration_s: float = 0.0
+    location: dict | None = None  # a declared result's {"file", "line"}

@@ -17,6 +17,7 @@ from compliance import controls, hosts, outcomes
 from compliance.audit import Audit
 from compliance.outcomes import ControlError, ControlFailed, Result
 from compliance.report import html, outputs, scrub, terminal
+from compliance.sources import declared as declared_source
 from compliance.sources import probes
 
 AUDIT = pytest.StashKey[Audit]()
@@ -89,22 +90,23 @@ OWN = pytest.StashKey[bool]()  # the team's own testinfra test (compliance/hosts
 
 
 def pytest_generate_tests(metafunc):
-    """One test per container (or declared service), the service as its id. Both subjects
-    are loaded before any id is made, so the redactor knows every secret first: a service
-    named like a credential's value is redacted in every output alike."""
+    """One test per container (or declared service), the service as its id. Under
+    --static-only the containers are the declared services. Both subjects are loaded before
+    any id is made, so the redactor knows every secret first: a service named like a
+    credential's value is redacted in every output alike."""
     audit = metafunc.config.stash[AUDIT]
     static = metafunc.config.getoption("static_only")
     if not {"declared_service", "container", "host"} & set(metafunc.fixturenames):
         return
-    model = audit.declared()
-    stack = None if static else audit.stack()
-    if "declared_service" in metafunc.fixturenames and model is not None:
+    declared = audit.declared_stack()
+    stack = audit.subjects()
+    if "declared_service" in metafunc.fixturenames and declared is not None:
         # without a model, deselected at collection (no --compose-file)
-        services = list(model.services.values())
-        metafunc.parametrize("declared_service", services, ids=[audit.redact(s.name) for s in services])
+        services = list(declared.containers)
+        metafunc.parametrize("declared_service", services, ids=[audit.redact(s.test_id) for s in services])
     containers = stack.containers if stack else []
     ids = [audit.redact(c.test_id) for c in containers]
-    if "container" in metafunc.fixturenames and not static:
+    if "container" in metafunc.fixturenames:
         metafunc.parametrize("container", containers, ids=ids)
     elif "host" in metafunc.fixturenames and not static:  # the team's own testinfra tests
         metafunc.parametrize("host", containers, ids=ids, indirect=True)
@@ -124,7 +126,7 @@ def pytest_collection_modifyitems(session, config, items):
             item.stash[OWN] = True
             item.add_marker(f"severity_{controls.OWN.severity}")
             continue
-        uses_stack = {"container", "stack", "declared_service", "compose_model",
+        uses_stack = {"container", "stack", "declared_service", "declared_stack",
                       "secret_files"} & names
         if not marks and not uses_stack:
             continue
@@ -145,15 +147,23 @@ def pytest_collection_modifyitems(session, config, items):
         raise pytest.UsageError(f"catalog controls without a test: {', '.join(missing)}")
 
 
+RUNNING_ONLY = {"live", "restarts", "vulnerability_reports", "host", "declared_stack"}
+
+
 def _deselect_unreachable(config, items) -> None:
-    """Without an engine (--static-only) tests of containers and of the live stack cannot
-    run; without --compose-file there are no declared services. Deselect them, counted."""
+    """Without an engine (--static-only) only the controls the declaration can settle run
+    (controls.DECLARED), each on the declared services; tests of what only a running stack
+    shows (live probes, events, scans, inside views, the drift check) cannot. Without
+    --compose-file there are no declared services. Deselect them, counted."""
     static, declared = config.getoption("static_only"), config.getoption("compose_file")
     reasons, kept, dropped = Counter(), [], []
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        if static and {"container", "stack", "host"} & names:
+        control = _control_of(item)
+        if static and control and (RUNNING_ONLY & names or control not in controls.DECLARED):
             reason = "--static-only: tests that need the running stack"
+        elif static and "declared_service" in names:
+            reason = "--static-only: declared-only tests (the declared services are the containers)"
         elif not declared and "declared_service" in names:
             reason = "no --compose-file: checks of declared services"
         else:
@@ -180,9 +190,9 @@ def pytest_report_collectionfinish(config):
 
 
 @pytest.fixture(scope="session")
-def compose_model(pytestconfig):
-    """The declared compose model (compliance.compose.Model), or None without --compose-file."""
-    return pytestconfig.stash[AUDIT].declared()
+def declared_stack(pytestconfig):
+    """The declared services as Subjects (compliance.model.Stack), or None without --compose-file."""
+    return pytestconfig.stash[AUDIT].declared_stack()
 
 
 @pytest.fixture(scope="session")
@@ -198,7 +208,8 @@ def policy(pytestconfig):
 
 @pytest.fixture(scope="session")
 def stack(pytestconfig):
-    return pytestconfig.stash[AUDIT].stack()
+    """The subjects of the audit: the running stack, or under --static-only the declared one."""
+    return pytestconfig.stash[AUDIT].subjects()
 
 
 @pytest.fixture(scope="session")
@@ -248,6 +259,8 @@ def verdict(request, pytestconfig):
 
     def report(finding):
         __tracebackhide__ = True
+        if _subject_of(request.node, declared=True):
+            finding = declared_source.spoken(finding)
         finding = finding.redacted(audit.redact)
         request.node.stash[FINDING] = finding
         service, _ = _subject(request.node)
@@ -256,21 +269,31 @@ def verdict(request, pytestconfig):
     return report
 
 
-def _subject(item) -> tuple[str | None, str | None]:
-    """(service, container) a compliance test judges; (None, None) for the stack."""
+def _subject_of(item, declared: bool | None = None):
+    """The Subject a compliance test judges (None for the stack); with `declared` only a
+    declared (True) or running (False) one."""
     params = item.callspec.params if hasattr(item, "callspec") else {}
-    container = params.get("container") or params.get("host")  # host: the team's own check
-    declared = params.get("declared_service")
-    if container is not None:
-        return container.service, container.name
-    return (declared.name if declared is not None else None), None
+    # host: the team's own check of a container
+    subject = params.get("container") or params.get("host") or params.get("declared_service")
+    if subject is None or (declared is not None and subject.declared != declared):
+        return None
+    return subject
+
+
+def _subject(item) -> tuple[str | None, str | None]:
+    """(service, container) a compliance test judges; (None, None) for the stack and no
+    container for a declared service."""
+    subject = _subject_of(item)
+    if subject is None:
+        return None, None
+    return subject.service, None if subject.declared else subject.name
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """A container removed, recreated or reconfigured since the snapshot cannot be judged
     from it: its remaining controls are errors with the reason, never passes."""
-    container = getattr(item, "callspec", None) and item.callspec.params.get("container")
+    container = _subject_of(item, declared=False)
     if container is not None and item.get_closest_marker("control") is not None:
         changed = item.config.stash[AUDIT].changed(container)
         if changed:
@@ -305,6 +328,7 @@ def pytest_runtest_makereport(item, call):
         container=audit.redact(container) if container else None,
         nodeid=report.nodeid, outcome=outcome, evidence=evidence, message=message,
         waiver=audit.waiver_for(item), duration_s=round(report.duration, 4),
+        location=audit.location(_subject_of(item), control),
     )
     _finding_not_frames(item, call, report, finding)
     scrub.scrub(report, audit.redact)

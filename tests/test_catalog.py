@@ -61,3 +61,14 @@ def test_the_checklist_is_the_contracts_eight_items_with_their_controls():
     assert len(spec) == 8
     assert [(item, sorted(ids)) for item, ids in spec] == [
         (item, sorted(ids)) for item, ids in controls.CHECKLIST]
+
+
+def test_the_declared_controls_are_the_contracts_list():
+    """controls.md, "Declared configuration": its list of IDs (ranges written `HRD-01..07`)."""
+    if not SPEC.is_file():
+        pytest.skip(f"the contract is not beside this clone ({SPEC})")
+    section = SPEC.read_text().split("## Declared configuration", 1)[1].split("\n## ", 1)[0]
+    listed = set()
+    for prefix, first, last in re.findall(r"([A-Z]{3})-(\d\d)(?:\.\.(\d\d))?", section):
+        listed |= {f"{prefix}-{n:02d}" for n in range(int(first), int(last or first) + 1)}
+    assert controls.DECLARED == listed - {"CMP-01"}

@@ -1,13 +1,14 @@
-"""CMP-01 and the declared-image IMG-01 as pure checks over a declared model and inspect facts."""
+"""CMP-01 and the declared-image IMG-01 as pure checks over declared Settings and inspect facts."""
 
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
-from compliance.checks import declared
+from compliance.checks import declared, images
 from compliance.compose import Model, Service
 from compliance.model import Subject, freeze
+from compliance.sources import declared as declared_source
 
 DECLARED = {
     "image": "passq-fixture/busybox:1.35",
@@ -68,7 +69,7 @@ def container(service="web", networks=None, image_user="", **changes) -> Subject
 
 
 def evaluate(declared_config, running):
-    return declared.matches_declared(running, model(web=declared_config))
+    return declared.matches_declared(running, declared_source.stack(model(web=declared_config)))
 
 
 def test_what_runs_as_declared_passes_with_the_engine_normalizations():
@@ -184,7 +185,8 @@ def test_user_not_declared_is_the_images_user():
 
 
 def test_a_service_that_is_not_declared_fails():
-    finding = declared.matches_declared(container(service="intruder"), model(web=DECLARED))
+    finding = declared.matches_declared(container(service="intruder"),
+                                        declared_source.stack(model(web=DECLARED)))
     assert finding.outcome == "failed"
     assert finding.evidence == "service 'intruder' is not declared"
     assert "compose.yml" in finding.message
@@ -198,12 +200,13 @@ def test_no_environment_value_ever_reaches_the_finding():
 @pytest.mark.parametrize(("text", "ns"), [("5s", 5e9), ("1m30s", 90e9), ("500ms", 5e8), (2, 2e9),
                                           ("1h", 3600e9), ("1.5s", 1.5e9)])
 def test_durations(text, ns):
-    assert declared.parse_duration(text) == ns
+    assert declared_source.parse_duration(text) == ns
 
 
-def test_bad_duration_is_undecided():
+def test_a_value_that_cannot_be_read_names_the_service():
     config = dict(DECLARED, healthcheck={"interval": "soon"})
-    assert evaluate(config, container()).outcome == "error"
+    with pytest.raises(declared_source.DeclaredError, match="service 'web' in compose.yml: not a duration"):
+        declared_source.stack(model(web=config))
 
 
 # -- IMG-01 on the declared image: lines ----------------------------------------------------
@@ -221,10 +224,9 @@ def test_bad_duration_is_undecided():
     ({"image": "app@sha256:" + "a" * 64}, "passed"),
     ({"build": {"context": "."}}, "skipped"),
     ({"build": {"context": "."}, "image": "passq/app:latest"}, "failed"),
-    ({}, "error"),
 ])
 def test_declared_image_pinned(config, outcome):
-    finding = declared.declared_image_pinned(Service("svc", freeze(config)), ("stable",))
+    finding = images.image_pinned(declared_source.subject("svc", model(svc=config)), ("stable",))
     assert finding.outcome == outcome, finding
     if outcome == "skipped":
         assert "build" in finding.message

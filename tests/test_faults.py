@@ -359,5 +359,5 @@ def test_a_database_that_never_answers_the_sslrequest_is_an_error(throwaway):
     assert time.monotonic() - started < probe_runner.DEADLINE_S
     assert not isinstance(tls, ProbeError), tls
     assert tls and all(o.answer is None for o in tls), tls
-    finding = live_checks.database_tls(pol.database, tls, stack.containers)
+    finding = live_checks.database_server_tls(pol.database, tls)
     assert finding.outcome == "error", finding

@@ -148,27 +148,35 @@ def test_other_values_are_not_dsns(value):
 
 def test_tls_passes_on_S_and_required_sslmode():
     backend = container("backend", env=[f"DATABASE_URL=postgresql://u:{DSN_PASSWORD}@db/x?sslmode=require"])
-    finding = live.database_tls(DB, tls("S"), [backend])
-    assert finding.outcome == "passed"
-    assert "answered 'S'" in finding.evidence
-    assert "backend DATABASE_URL: sslmode=require" in finding.evidence
-    assert DSN_PASSWORD not in finding.evidence + finding.message
+    server = live.database_server_tls(DB, tls("S"))
+    assert server.outcome == "passed"
+    assert "answered 'S'" in server.evidence
+    clients = live.database_clients_tls([backend])
+    assert clients.outcome == "passed"
+    assert "backend DATABASE_URL: sslmode=require" in clients.evidence
+    assert DSN_PASSWORD not in clients.evidence + clients.message
 
 
 def test_tls_fails_on_N():
-    finding = live.database_tls(DB, tls("N"), [])
+    finding = live.database_server_tls(DB, tls("N"))
     assert finding.outcome == "failed"
     assert "answered 'N'" in finding.message
-    assert "no container environment holds a PostgreSQL DSN" in finding.evidence
+
+
+def test_no_dsn_leaves_the_clients_half_not_applicable():
+    finding = live.database_clients_tls([container("api")])
+    assert finding.outcome == "skipped"
+    assert "no environment holds a PostgreSQL DSN" in finding.message
 
 
 @pytest.mark.parametrize("env, mode", [
     ([f"DATABASE_URL=postgres://app:{DSN_PASSWORD}@db:5432/app"], "prefer"),
     ([f"PG=host=db dbname=app password={DSN_PASSWORD} sslmode=allow"], "allow"),
     (["DATABASE_URL=postgres://db/app", "PGSSLMODE=disable"], "disable"),
+    (["DATABASE_URL=postgres://u:${PW}@db/app?sslmode=disable"], "disable"),
 ])
 def test_a_dsn_without_required_tls_fails_and_names_the_variable_only(env, mode):
-    finding = live.database_tls(DB, tls("S"), [container("api", env=env)])
+    finding = live.database_clients_tls([container("api", env=env)])
     assert finding.outcome == "failed"
     assert f"sslmode={mode}" in finding.evidence
     assert "should use sslmode=require" in finding.message
@@ -178,33 +186,29 @@ def test_a_dsn_without_required_tls_fails_and_names_the_variable_only(env, mode)
 
 def test_pgsslmode_completes_a_dsn_without_sslmode():
     env = ["DATABASE_URL=postgres://db/app", "PGSSLMODE=verify-full"]
-    finding = live.database_tls(DB, tls("S"), [container("api", env=env)])
+    finding = live.database_clients_tls([container("api", env=env)])
     assert finding.outcome == "passed"
     assert "sslmode=verify-full (PGSSLMODE)" in finding.evidence
 
 
 def test_a_dsn_in_a_file_is_noted_not_read():
-    env = ["DATABASE_URL_FILE=/run/secrets/dsn", "DB_PASSWORD_FILE=/run/secrets/pw"]
-    finding = live.database_tls(DB, tls("S"), [container("api", env=env)])
+    env = ["DATABASE_URL_FILE=/run/secrets/dsn", "DB_PASSWORD_FILE=/run/secrets/pw",
+           "DATABASE_URL=postgres://db/app?sslmode=require"]
+    finding = live.database_clients_tls([container("api", env=env)])
     assert finding.outcome == "passed"
     assert "api DATABASE_URL_FILE: a DSN in a file (not read, not judged)" in finding.evidence
     assert "DB_PASSWORD_FILE" not in finding.evidence
 
 
 def test_tls_cannot_pass_without_an_answer():
-    assert live.database_tls(DB, tls(None, "refused"), []).outcome == "error"
-    assert live.database_tls(DB, tls(None), []).outcome == "error"
-    assert live.database_tls(DB, tls("0x45"), []).outcome == "error"
-    assert live.database_tls(DB, ProbeError("boom"), []).outcome == "error"
+    assert live.database_server_tls(DB, tls(None, "refused")).outcome == "error"
+    assert live.database_server_tls(DB, tls(None)).outcome == "error"
+    assert live.database_server_tls(DB, tls("0x45")).outcome == "error"
+    assert live.database_server_tls(DB, ProbeError("boom")).outcome == "error"
 
 
-def test_a_weak_dsn_fails_even_when_the_server_probe_errs():
-    api = container("api", env=["DATABASE_URL=postgres://db/app"])
-    assert live.database_tls(DB, ProbeError("boom"), [api]).outcome == "failed"
-
-
-def test_no_database_is_not_applicable():
-    assert live.database_tls(None, [], [container("api")]).outcome == "skipped"
+def test_no_database_leaves_the_servers_half_not_applicable():
+    assert live.database_server_tls(None, []).outcome == "skipped"
 
 
 # -- HRD-02 live ---------------------------------------------------------------------

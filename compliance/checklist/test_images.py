@@ -10,7 +10,7 @@ from compliance.checks import image_contents, images
 @pytest.mark.control("IMG-01")
 def test_image_pinned(container, service_policy, verdict):
     """Image reference is pinned."""
-    verdict(images.pinned_reference(container.image_ref, service_policy.floating_tags))
+    verdict(images.image_pinned(container, service_policy.floating_tags))
 
 
 @pytest.mark.control("IMG-04")

@@ -3,7 +3,7 @@ configured; Ports bound to localhost only)."""
 
 import pytest
 
-from compliance.checks import network
+from compliance.checks import live, network
 
 
 @pytest.mark.control("NET-01")
@@ -28,3 +28,14 @@ def test_internal_networks(stack, policy, verdict):
 def test_no_privileged_host_ports(container, service_policy, verdict):
     """No privileged host ports unless the policy allows them."""
     verdict(network.privileged_ports(container, service_policy))
+
+
+@pytest.mark.control("NET-05")
+def test_database_clients_tls(stack, verdict):
+    """Database connections use TLS (the clients).
+
+    Every PostgreSQL DSN in a service's environment sets sslmode=require,
+    verify-ca or verify-full: libpq's default (`prefer`) falls back to
+    plaintext without a word.
+    """
+    verdict(live.database_clients_tls(stack.containers))

@@ -1,90 +1,83 @@
-"""Declared-config checks: the compose files (CMP-01, SEC-03, IMG-01 on `image:` lines).
+"""Declared-config checks: the running stack is what the compose files declare (CMP-01),
+and the secret files they name are safe (SEC-03).
 
-CMP-01 compares each hardening setting of the declared model with the
-running container's inspect data. A setting the service does not declare is
-compared with what compose would then run: the default (read_only false, no
-capabilities, no limits, ...), or for `user` the image's own USER. Settings
-that fall back to the engine's or image's defaults in ways compose does not
-fix (a healthcheck inherited from the image, the IPC mode) are compared only
-when declared. Environment values are never compared or shown.
+CMP-01 is the difference of two Settings of one service: the declared one
+(compliance/sources/declared.py shapes it as the engine would be given it) and
+the running container's inspect data, each setting spelled the same way for
+both. A setting the service does not declare is compared with what compose
+would then run: the default (read_only false, no capabilities, no limits, ...),
+or for `user` the image's own USER. Settings that fall back to the engine's or
+image's defaults in ways compose does not fix (a healthcheck inherited from the
+image, the IPC mode) are compared only when declared. Environment values are
+never compared or shown.
 """
 
-import re
 from collections.abc import Mapping
 
-from compliance.checks import images
+from compliance.checks import resources
+from compliance.checks.hardening import capability, security_option
+from compliance.model import Stack, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
-from compliance.policy import parse_size
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
-_HEALTH_DURATIONS = (("interval", "Interval"), ("timeout", "Timeout"),
-                     ("start_period", "StartPeriod"), ("start_interval", "StartInterval"))
+HOST_NAMESPACE_MODES = ("PidMode", "IpcMode", "NetworkMode")
+_HEALTH_FIELDS = (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
+                  ("start_interval", "StartInterval"))
 
 
 # -- CMP-01 -------------------------------------------------------------------------------
 
-def matches_declared(container, model) -> Finding:
+def matches_declared(container: Subject, declared: Stack | None) -> Finding:
     """CMP-01: every declared hardening setting has the same value in the running container."""
-    if model is None:
+    if declared is None:
         return not_applicable("no --compose-file given: there is no declared config to compare")
-    service = model.services.get(container.service)
+    service = next((s for s in declared.containers if s.service == container.service), None)
     if service is None:
-        return failed(f"should be declared in the compose files ({model.describe()}, "
-                      f"{model.profiles})",
+        return failed(f"should be declared in the compose files ({declared.source})",
                       f"service {container.service!r} is not declared")
-    try:
-        settings = list(_settings(service.config, container, model))
-    except (ValueError, TypeError) as exc:
-        return undecided(f"the declared config of {service.name!r} could not be read: {exc}")
-    diffs = [f"{name}: declared {want}, running {have}" for name, want, have in settings
-             if want != have]
+    want, have = settings(service, service), settings(container, service)
+    if "user" not in want:  # compose leaves the user to the image: the running image's own USER
+        image_user = (container.image.get("Config") or {}).get("User") or ""
+        want = {"user (image default)": _q(image_user), **want}
+        have = {"user (image default)": _q(container.config.get("User") or ""), **have}
+    diffs = [f"{name}: declared {value}, running {have[name]}" for name, value in want.items()
+             if value != have[name]]
     if diffs:
         return failed("should run exactly as declared (recreate it from the compose files)",
                       "; ".join(diffs))
-    return passed(f"{len(settings)} declared settings match: "
-                  f"{', '.join(dict.fromkeys(name.split('.')[0] for name, _, _ in settings))}")
+    return passed(f"{len(want)} declared settings match: "
+                  f"{', '.join(dict.fromkeys(name.split('.')[0] for name in want))}")
 
 
-def _settings(declared: Mapping, container, model):
-    """(setting, declared, running) for every compared setting, as display strings."""
-    hc, config = container.host_config, container.config
-    if "user" in declared:
-        yield "user", _q(declared["user"]), _q(config.get("User") or "")
-    elif container.image:
-        image_user = (container.image.get("Config") or {}).get("User") or ""
-        yield "user (image default)", _q(image_user), _q(config.get("User") or "")
-    yield "read_only", _bool(declared.get("read_only")), _bool(hc.get("ReadonlyRootfs"))
-    yield "privileged", _bool(declared.get("privileged")), _bool(hc.get("Privileged"))
-    declared_opts = {_secopt(o) for o in declared.get("security_opt") or ()}
-    running_opts = {_secopt(o) for o in hc.get("SecurityOpt") or ()}
-    if _shares_host_namespace(hc) and "label:disable" not in declared_opts:
-        running_opts.discard("label:disable")  # the engine adds it for host namespaces
-    yield "security_opt", _list(declared_opts), _list(running_opts)
-    yield "cap_add", _list(_cap(c) for c in declared.get("cap_add") or ()), \
-        _list(_cap(c) for c in hc.get("CapAdd") or ())
-    yield "cap_drop", _list(_cap(c) for c in declared.get("cap_drop") or ()), \
-        _list(_cap(c) for c in hc.get("CapDrop") or ())
-    yield "tmpfs", _tmpfs(_declared_tmpfs(declared)), _tmpfs(_running_tmpfs(hc))
-    limits = ((declared.get("deploy") or {}).get("resources") or {}).get("limits") or {}
-    memory = limits.get("memory") or declared.get("mem_limit")
-    yield "memory", _size(parse_size(memory) if memory else 0), _size(hc.get("Memory") or 0)
-    cpus = limits.get("cpus") or declared.get("cpus")
-    yield "cpus", _cpus(float(cpus) if cpus else 0.0), _cpus(_running_cpus(hc))
-    pids = limits.get("pids") or declared.get("pids_limit")
-    yield "pids_limit", _pids(pids), _pids(hc.get("PidsLimit"))
-    yield "pid", _q(declared.get("pid") or ""), _q(hc.get("PidMode") or "")
-    if "ipc" in declared:
-        yield "ipc", _q(declared["ipc"]), _q(hc.get("IpcMode") or "")
-    mode = declared.get("network_mode")
-    if mode:
-        yield from _network_mode(mode, hc.get("NetworkMode") or "")
+def settings(subject: Subject, declared: Subject) -> dict[str, str]:
+    """The compared settings of `subject` (declared or running), as display strings; which
+    optional ones are compared is what `declared` writes. Both sides are read by this one
+    function, so a setting is spelled the same way on both."""
+    hc, config = subject.host_config, subject.config
+    out = {}
+    if declared.config.get("User"):  # `user:`, or its Dockerfile's USER
+        out["user"] = _q(config.get("User") or "")
+    out["read_only"] = _bool(hc.get("ReadonlyRootfs"))
+    out["privileged"] = _bool(hc.get("Privileged"))
+    out["security_opt"] = _list(_security_opts(hc, declared))
+    out["cap_add"] = _list(capability(c) for c in hc.get("CapAdd") or ())
+    out["cap_drop"] = _list(capability(c) for c in hc.get("CapDrop") or ())
+    out["tmpfs"] = _tmpfs(subject)
+    out["memory"] = resources.size(hc["Memory"]) if hc.get("Memory") else "none"
+    cpus = resources.cpus(hc.get("NanoCpus") or 0, hc.get("CpuQuota") or 0, hc.get("CpuPeriod") or 0)
+    out["cpus"] = f"{round(cpus, 6):g}" if cpus else "none"
+    pids = hc.get("PidsLimit")
+    out["pids_limit"] = str(int(pids)) if pids and int(pids) > 0 else "none"
+    out["pid"] = _q(hc.get("PidMode") or "")
+    if declared.host_config.get("IpcMode"):
+        out["ipc"] = _q(hc.get("IpcMode") or "")
+    if not declared.networks and declared.host_config.get("NetworkMode"):  # `network_mode:`
+        out["network_mode"] = _q(_network_mode(hc.get("NetworkMode") or "", declared))
     else:
-        yield "ports", _list(_declared_ports(declared)), _list(_running_ports(hc))
-        yield "networks", _list(_declared_networks(declared, model)), \
-            _list(container.networks.values())
-    if "healthcheck" in declared:
-        yield from _healthcheck(declared["healthcheck"] or {}, config.get("Healthcheck") or {})
+        out["ports"] = _list(_ports(hc))
+        out["networks"] = _list(subject.networks.values())
+    if declared.config.get("Healthcheck"):
+        out.update(_healthcheck(config.get("Healthcheck") or {}, declared.config.get("Healthcheck") or {}))
+    return out
 
 
 def _q(value) -> str:
@@ -99,155 +92,65 @@ def _list(items) -> str:
     return "[" + ", ".join(sorted(set(items))) + "]"
 
 
-def _secopt(option: str) -> str:
+def _security_opt(option) -> str:
     """`no-new-privileges=true` and `no-new-privileges:true` say the same."""
-    key, sep, value = str(option).replace("=", ":", 1).partition(":")
-    return f"{key}{sep}{value}"
+    key, value = security_option(str(option))
+    return f"{key}:{value}" if value else key
 
 
-def _shares_host_namespace(hc: Mapping) -> bool:
-    return "host" in (hc.get("PidMode"), hc.get("IpcMode"), hc.get("NetworkMode"))
+def _security_opts(hc: Mapping, declared: Subject) -> set[str]:
+    """The security options; the engine adds `label=disable` to a container that shares a
+    host namespace, so that one is no drift unless declared."""
+    options = {_security_opt(o) for o in hc.get("SecurityOpt") or ()}
+    written = {_security_opt(o) for o in declared.host_config.get("SecurityOpt") or ()}
+    if "label:disable" not in written and "host" in (hc.get(k) for k in HOST_NAMESPACE_MODES):
+        options.discard("label:disable")
+    return options
 
 
-def _cap(cap: str) -> str:
-    cap = str(cap).upper()
-    return cap[4:] if cap.startswith("CAP_") else cap
-
-
-def _declared_tmpfs(declared: Mapping) -> dict[str, str]:
-    items = declared.get("tmpfs") or ()
-    items = [items] if isinstance(items, str) else items
-    out = {}
-    for item in items:
-        path, _, options = str(item).partition(":")
-        out[path] = options
-    for volume in declared.get("volumes") or ():
-        if isinstance(volume, Mapping) and volume.get("type") == "tmpfs":
-            out[volume.get("target", "")] = "(mount)"
-    return out
-
-
-def _running_tmpfs(hc: Mapping) -> dict[str, str]:
-    out = {path: options or "" for path, options in (hc.get("Tmpfs") or {}).items()}
-    for mount in hc.get("Mounts") or ():
+def _tmpfs(subject: Subject) -> str:
+    """Every tmpfs mount (`tmpfs:` and `volumes:` of type tmpfs), options sorted."""
+    paths = {path: ",".join(sorted(o for o in (options or "").split(",") if o))
+             for path, options in (subject.host_config.get("Tmpfs") or {}).items()}
+    for mount in subject.attrs.get("Mounts") or ():
         if mount.get("Type") == "tmpfs":
-            out[mount.get("Target", "")] = "(mount)"
-    return out
+            paths[mount.get("Destination", "")] = "(mount)"
+    return _list(f"{path}:{options}" if options else path for path, options in paths.items())
 
 
-def _tmpfs(paths: dict[str, str]) -> str:
-    def one(path, options):
-        options = ",".join(sorted(o for o in options.split(",") if o)) if options != "(mount)" \
-            else options
-        return f"{path}:{options}" if options else path
-
-    return _list(one(p, o) for p, o in paths.items())
-
-
-def _size(n: int) -> str:
-    if not n:
-        return "none"
-    for unit, factor in (("G", 1024 ** 3), ("M", 1024 ** 2), ("K", 1024)):
-        if n % factor == 0:
-            return f"{n // factor}{unit}"
-    return f"{n} bytes"
+def _network_mode(running: str, declared: Subject) -> str:
+    """compose runs `service:x` as `container:<id of x's container>`."""
+    mode = declared.host_config.get("NetworkMode") or ""
+    if mode.startswith(("service:", "container:")) and running.startswith("container:"):
+        return mode
+    return running
 
 
-def _running_cpus(hc: Mapping) -> float:
-    if hc.get("NanoCpus"):
-        return hc["NanoCpus"] / 1e9
-    if (hc.get("CpuQuota") or 0) > 0:
-        return hc["CpuQuota"] / (hc.get("CpuPeriod") or 100_000)
-    return 0.0
-
-
-def _cpus(value: float) -> str:
-    return f"{round(value, 6):g}" if value else "none"
-
-
-def _pids(value) -> str:
-    return str(int(value)) if value and int(value) > 0 else "none"
-
-
-def _network_mode(declared: str, running: str):
-    if declared.startswith(("service:", "container:")) and running.startswith("container:"):
-        running = declared  # compose runs `service:x` as container:<id of x's container>
-    yield "network_mode", _q(declared), _q(running)
-
-
-def _declared_ports(declared: Mapping):
-    for port in declared.get("ports") or ():
-        if isinstance(port, Mapping):
-            yield _port(port.get("host_ip") or "", str(port.get("published") or ""),
-                        port.get("target"), port.get("protocol") or "tcp")
-
-
-def _running_ports(hc: Mapping):
+def _ports(hc: Mapping):
     for key, bindings in (hc.get("PortBindings") or {}).items():
         target, _, protocol = key.partition("/")
         for binding in bindings or ():
-            yield _port(binding.get("HostIp") or "", binding.get("HostPort") or "", target,
-                        protocol or "tcp")
+            host_ip = binding.get("HostIp") or ""
+            host = f"[{host_ip}]" if ":" in host_ip else host_ip
+            yield f"{host or '*'}:{binding.get('HostPort') or '(any)'}->{target}/{protocol or 'tcp'}"
 
 
-def _port(host_ip: str, published: str, target, protocol: str) -> str:
-    host = f"[{host_ip}]" if ":" in host_ip else host_ip
-    return f"{host or '*'}:{published or '(any)'}->{target}/{protocol}"
-
-
-def _declared_networks(declared: Mapping, model):
-    for key in declared.get("networks") or {"default": None}:
-        network = model.networks.get(key) or {}
-        yield network.get("name", key) if network.get("external") else key
-
-
-def _healthcheck(declared: Mapping, running: Mapping):
-    if declared.get("disable"):
-        yield "healthcheck.test", "[NONE]", _test(running.get("Test"))
-        return
-    if "test" in declared:
-        test = declared["test"]
-        test = ["CMD-SHELL", test] if isinstance(test, str) else test
-        yield "healthcheck.test", _test(test), _test(running.get("Test"))
-    for key, field in _HEALTH_DURATIONS:
-        if declared.get(key) is not None:
-            yield f"healthcheck.{key}", _duration(parse_duration(declared[key])), \
-                _duration(running.get(field) or 0)
-    if declared.get("retries") is not None:
-        yield "healthcheck.retries", str(declared["retries"]), str(running.get("Retries") or 0)
+def _healthcheck(running: Mapping, declared: Mapping) -> dict[str, str]:
+    """The healthcheck's test (where declared), and each timing the declaration sets."""
+    test = tuple(declared.get("Test") or ())
+    out = {"healthcheck.test": _test(running.get("Test"))} if test else {}
+    if test == ("NONE",):
+        return out
+    for key, field in _HEALTH_FIELDS:
+        if declared.get(field) is not None:
+            out[f"healthcheck.{key}"] = f"{running[field] / 1e9:g}s" if running.get(field) else "none"
+    if declared.get("Retries") is not None:
+        out["healthcheck.retries"] = str(running.get("Retries") or 0)
+    return out
 
 
 def _test(test) -> str:
     return "[" + ", ".join(str(t) for t in test) + "]" if test else "none"
-
-
-def parse_duration(text) -> int:
-    """A Go/compose duration (`1m30s`, `500ms`, or seconds as a number) in nanoseconds."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
-        return int(text * 1e9)
-    text = str(text).strip()
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"not a duration: {text!r}")
-    return int(sum(float(n) * _NS[u] for n, u in parts))
-
-
-def _duration(ns: int) -> str:
-    return f"{ns / 1e9:g}s" if ns else "none"
-
-
-# -- IMG-01 on the declared `image:` lines -------------------------------------------------
-
-def declared_image_pinned(service, floating_tags) -> Finding:
-    """IMG-01 for a declared service: its `image:` names an exact version or a digest."""
-    if not service.image:
-        if service.build:
-            return not_applicable(f"service {service.name!r} is built (`build:` without "
-                                  "`image:`); IMG-01 judges the image it runs")
-        return undecided(f"service {service.name!r} declares neither image nor build")
-    finding = images.pinned_reference(service.image, floating_tags)
-    return Finding(finding.outcome, f"declared {finding.evidence}" if finding.evidence else "",
-                   finding.message)
 
 
 # -- SEC-03 -------------------------------------------------------------------------------

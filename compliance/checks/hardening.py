@@ -50,7 +50,7 @@ def no_new_privileges_setting(option: str) -> bool | None:
 def engine_default(container: Subject, name: str) -> bool:
     """Whether the container's engine applies security option `name` to every container
     (`docker info` SecurityOptions: `name=no-new-privileges`, `name=seccomp,profile=default`)."""
-    return any(entry.split(",", 1)[0] == f"name={name}" for entry in container.engine_security)
+    return any(entry.split(",", 1)[0] == f"name={name}" for entry in container.engine_security or ())
 
 
 def kernel_evidence(container: Subject, field: str, value) -> str:
@@ -75,6 +75,10 @@ def _configured_no_new_privileges(container: Subject) -> Finding:
     if engine_default(container, NNP):
         return passed(f"HostConfig.SecurityOpt has no {NNP} entry; the engine's default sets it "
                       f"(docker info SecurityOptions name={NNP})")
+    if container.engine_security is None:
+        return failed(f"should declare security_opt {NNP}:true (the engine it will run on, and "
+                      "its defaults, cannot be seen before deployment)",
+                      f"HostConfig.SecurityOpt has no {NNP} entry")
     return failed(f"should set security_opt {NNP}:true",
                   f"HostConfig.SecurityOpt has no {NNP} entry, and docker info SecurityOptions "
                   f"lists no name={NNP} (no engine default)")

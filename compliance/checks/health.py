@@ -40,6 +40,10 @@ def healthcheck_defined(container: Subject) -> Finding:
     """HLT-01: a healthcheck is defined on the container or inherited from the image, and
     not disabled with NONE."""
     found = healthcheck(container)
+    if found is None and container.declared:
+        return failed("should declare a healthcheck (healthcheck: in the service, or HEALTHCHECK "
+                      "in its Dockerfile); the image's own cannot be seen before deployment",
+                      "no healthcheck: and no Dockerfile HEALTHCHECK")
     if found is None:
         return failed("should define a healthcheck",
                       "no Config.Healthcheck.Test on the container or its image")

@@ -1,7 +1,18 @@
 """Image checks: what exactly runs (IMG-01)."""
 
 from compliance import imageref
-from compliance.outcomes import Finding, failed, passed, undecided
+from compliance.model import Subject
+from compliance.outcomes import Finding, failed, not_applicable, passed, undecided
+
+
+def image_pinned(subject: Subject, floating_tags) -> Finding:
+    """IMG-01 of a container or declared service: its image reference is pinned. A declared
+    service without `image:` is built from its Dockerfile (compose accepts no service with
+    neither), so the image it runs is built here, not pulled."""
+    if subject.declared and not subject.image_ref:
+        return not_applicable(f"service {subject.service!r} is built from its Dockerfile "
+                              "(build: without image:); the live audit judges the image it runs")
+    return pinned_reference(subject.image_ref, floating_tags)
 
 
 def pinned_reference(reference: str, floating_tags) -> Finding:

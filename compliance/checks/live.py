@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from compliance.model import Subject
 from compliance.observations import FlowObservation, ProbeError, TlsObservation, WriteObservation
-from compliance.outcomes import Finding, failed, not_applicable, passed, undecided
+from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import Database
 
 # No address of the target answered: the only proof that a deny flow is blocked. A refusal
@@ -178,22 +178,22 @@ def client_dsns(containers: Iterable[Subject]) -> tuple[list[Finding], list[str]
     return findings, notes
 
 
-def database_tls(database: Database | None, observations: list[TlsObservation] | ProbeError,
-                 containers: Iterable[Subject]) -> Finding:
-    """NET-05: the database server accepts TLS, and every client DSN requires it."""
+def database_server_tls(database: Database | None,
+                        observations: list[TlsObservation] | ProbeError) -> Finding:
+    """NET-05, the server's half: the policy's database answers the SSLRequest with `S`."""
     if database is None:
         return not_applicable("the policy names no database (`database:`)")
-    parts = [_server_tls(observations)]
+    return _server_tls(observations)
+
+
+def database_clients_tls(containers: Iterable[Subject]) -> Finding:
+    """NET-05, the clients' half: every PostgreSQL DSN in a container's (or a declared
+    service's) environment sets sslmode=require, verify-ca or verify-full."""
     dsns, notes = client_dsns(containers)
-    parts += dsns
     if not dsns:
-        notes.append("no container environment holds a PostgreSQL DSN")
-    order = {"failed": 0, "error": 1, "passed": 2}
-    outcome = min((p.outcome for p in parts), key=order.__getitem__)
-    evidence = "; ".join([p.evidence for p in parts if p.evidence] + notes)
-    message = "; ".join(p.message for p in parts if p.outcome == outcome and p.message)
-    return {"failed": failed, "error": undecided}[outcome](message, evidence) \
-        if outcome != "passed" else passed(evidence)
+        return not_applicable("; ".join([*notes, "no environment holds a PostgreSQL DSN"]))
+    finding = worst(dsns)
+    return Finding(finding.outcome, "; ".join([finding.evidence, *notes]), finding.message)
 
 
 # -- HRD-02, live ---------------------------------------------------------------

@@ -39,7 +39,8 @@ def required_secrets_readable(container: Subject, policy: ServicePolicy) -> Find
     inside = container.inside
     kernel, seen = container.kernel, inside.secrets if inside else None
     if kernel is None or seen is None:
-        why = "it is not running" if not container.state.get("Running") else (
+        why = "it is declared, not running (the live audit looks inside)" if container.declared else \
+            "it is not running" if not container.state.get("Running") else (
             "the engine host's view of its files is not available (a tcp:// engine, or no "
             "permission to read /proc/<pid>/root)")
         return not_applicable(f"cannot look inside the container: {why}")

@@ -16,6 +16,8 @@ def non_root(container: Subject, policy: ServicePolicy) -> Finding:
     (and equal to the policy's uid:gid where it names one)."""
     user = container.config.get("User") or ""
     configured = f"Config.User={user!r}"
+    if container.declared:
+        return _declared(user, policy)
     if configured_root(user):
         return failed("should run as a non-root user", configured)
     real = container.process
@@ -28,5 +30,20 @@ def non_root(container: Subject, policy: ServicePolicy) -> Finding:
     if real.uid == 0:
         return failed("should run as a non-root user (the kernel says uid 0)", evidence)
     if policy.user != "non-root" and str(real) != policy.user:
+        return failed(f"should run as {policy.user} as the policy requires", evidence)
+    return passed(evidence)
+
+
+def _declared(user: str, policy: ServicePolicy) -> Finding:
+    """USR-01 before deployment: the service's `user:`, else its Dockerfile's USER. Neither
+    fails: an image's own USER cannot be seen yet, and most official images start as root."""
+    if not user:
+        return failed("should declare a non-root user (user: in the service, or USER in its "
+                      "Dockerfile); the image's own USER cannot be seen before deployment",
+                      "no user: and no Dockerfile USER")
+    evidence = f"user {user!r} (declared; the live audit confirms the real uid)"
+    if configured_root(user):
+        return failed("should run as a non-root user", f"user {user!r}")
+    if policy.user != "non-root" and user != policy.user:
         return failed(f"should run as {policy.user} as the policy requires", evidence)
     return passed(evidence)
