@@ -11,12 +11,26 @@ from pathlib import Path
 
 import pytest
 
-from compliance import __version__, compose, controls, engine, inventory, report, secret_files, trivy, waivers
+from compliance import (
+    __version__,
+    compose,
+    controls,
+    engine,
+    inventory,
+    report,
+    scans,
+    secret_files,
+    trivy,
+    waivers,
+)
 from compliance.changes import Watch
 from compliance.checks.facts import mounts
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
+from compliance.record import AuditRecord
 from compliance.redact import SECRETS_DIR, Redactor, file_secrets
+from compliance.report import views
+from compliance.scans import Scans
 from compliance.sources import declared as declared_source
 
 WAIVER = pytest.StashKey[dict]()
@@ -41,6 +55,7 @@ class Audit:
         self.redact = Redactor()
         self.collected = 0  # compliance tests in this session (set by the plugin)
         self.passed: bool | None = None  # the gate's verdict, set at session finish
+        self.concluded: AuditRecord | None = None  # the frozen record, once the run ended
 
     def option(self, name):
         return self.config.getoption(name)
@@ -279,9 +294,6 @@ class Audit:
         self.results.append(result)
         return result
 
-    def finish(self, now: float) -> None:
-        self.finished = now
-
     def blocking_results(self) -> list:
         """Errors, and unwaived failures at or above --fail-on."""
         threshold = controls.SEVERITIES.index(self.option("fail_on"))
@@ -309,10 +321,30 @@ class Audit:
         return bool(self.results and self.failure is None and finished and not stopped
                     and other_failures <= 0 and not self.blocking_results())
 
-    def metadata(self) -> dict:
-        stack = self._stack
+    def conclude(self, session) -> AuditRecord:
+        """The run's frozen record, built once at session finish: every report renders it."""
+        if self.concluded is None:
+            self.finished = time.time()
+            self.passed = self.gate(session)
+            self.concluded = AuditRecord(
+                results=tuple(self.results), metadata=views.redacted(self._metadata(), self.redact),
+                fail_on=self.option("fail_on"), passed=self.passed, failure=self.failure,
+                unused_waivers=tuple(views.redacted(self.unused_waivers(), self.redact)),
+                finished=self.finished, scans=self._scans(), warnings=tuple(self._warnings()),
+                redact=self.redact)
+        return self.concluded
+
+    def _metadata(self) -> dict:
+        stack, static = self._stack, self.option("static_only")
+        model = self._declared
+        files = [{"path": f.path, "sha256": f.sha256} for f in model.sources] if model else []
+        judged = (f"static audit of {', '.join(f['path'] for f in files) or 'no compose file'}"
+                  if static else f"stack {self.stack_name}" if self.stack_name else "no stack")
         return {
-            "stack": self.stack_name,
+            "judged": judged,
+            "static": bool(static),
+            "stack": None if static else self.stack_name,
+            "compose_files": files,
             "started_at": datetime.fromtimestamp(self.started, UTC).strftime(
                 "%Y-%m-%dT%H:%M:%SZ"),
             "duration_s": round((self.finished or time.time()) - self.started, 3),
@@ -328,7 +360,27 @@ class Audit:
             "suite_version": __version__,
         }
 
+    def _scans(self) -> Scans | None:
+        """IMG-02's evidence for the reports, when it was evaluated on a running stack."""
+        if self._stack is None or not any(r.control == "IMG-02" for r in self.results):
+            return None
+        return scans.take(self.vulnerability_reports(), self._stack.containers,
+                          max_age_days=self.policy.vulnerability_max_age_days)
+
+    def _warnings(self):
+        stack = self._stack
+        if stack is not None and not any(c.state.get("Running") for c in stack.containers):
+            yield (f"NOTHING RUNNING: all {len(stack.containers)} containers of stack "
+                   f"{stack.name!r} are stopped; HLT-02 fails for each and no live probe can run")
+        for result in self.results:
+            if waivers.is_stale(result):
+                yield (f"stale waiver: {result.control} passed for "
+                       f"{result.container or result.service or 'the stack'}; remove its waiver")
+        for waiver in self.unused_waivers():
+            yield (f"unused waiver {waiver['control']} for {waiver['service'] or 'every service'} "
+                   f"({self.option('waivers')}:{waiver['line']}): {waiver['why']}")
+
     def write_reports(self, report_dir: Path) -> None:
         """compliance.json and compliance.sarif; junit.xml and compliance.html are
         written by pytest's junitxml and pytest-html (see compliance.report)."""
-        report.write_all(self, report_dir)
+        report.write_all(self.concluded, report_dir)

@@ -6,7 +6,6 @@ what a control is lives in compliance/controls.
 
 import functools
 import itertools
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from compliance.sources import probes
 
 AUDIT = pytest.StashKey[Audit]()
 FINDING = pytest.StashKey[object]()
+HTML_REPORT = pytest.StashKey[object]()  # pytest-html's report data, to title it at the end
 PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--compose-file")
 
 
@@ -413,19 +413,24 @@ def pytest_report_teststatus(report, config):
     return None
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
     """The gate: only unwaived failures at or above --fail-on, and errors, fail the run
-    (Audit.gate); then the reports, which never claim a pass for a run without results."""
+    (Audit.gate). The run's record is frozen first, so pytest-html's page (written in its
+    own session finish) renders it too; then the exit status and the other reports, which
+    never claim a pass for a run without results."""
     audit = session.config.stash[AUDIT]
     audit.close()
-    if not audit.active:
-        return
-    audit.finish(time.time())
-    audit.passed = audit.gate(session)
-    if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-        session.exitstatus = pytest.ExitCode.OK if audit.passed else pytest.ExitCode.TESTS_FAILED
-    audit.write_reports(Path(session.config.getoption("report_dir")))
+    if audit.active:
+        record = audit.conclude(session)
+        if HTML_REPORT in session.config.stash:
+            html.report_title(session.config.stash[HTML_REPORT], record)
+    result = yield
+    if audit.active:
+        if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.OK if audit.passed else pytest.ExitCode.TESTS_FAILED
+        audit.write_reports(Path(session.config.getoption("report_dir")))
+    return result
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -434,8 +439,8 @@ def pytest_terminal_summary(terminalreporter, config):
     (after the short test summary)."""
     result = yield
     audit = config.stash[AUDIT]
-    if audit.active:
-        terminal.summary(terminalreporter, audit, config.getoption("report_dir"))
+    if audit.active and audit.concluded is not None:
+        terminal.summary(terminalreporter, audit.concluded, config.getoption("report_dir"))
     return result
 
 
@@ -443,12 +448,15 @@ def pytest_terminal_summary(terminalreporter, config):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_report_title(report):
-    html.report_title(report, report.config.stash[AUDIT])
+    report.config.stash[HTML_REPORT] = report  # titled again once the record exists
+    html.report_title(report, None)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_summary(prefix, summary, postfix, session):
-    html.results_summary(prefix, session, session.config.stash[AUDIT], session.config.stash[metadata_key])
+    record = session.config.stash[AUDIT].concluded
+    if record is not None:
+        html.results_summary(prefix, record, session.config.stash[metadata_key])
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -205,7 +205,8 @@ def test_durations(text, ns):
 
 def test_a_value_that_cannot_be_read_names_the_service():
     config = dict(DECLARED, healthcheck={"interval": "soon"})
-    with pytest.raises(declared_source.DeclaredError, match="service 'web' in compose.yml: not a duration"):
+    message = "service 'web' in compose.yml: not a duration"
+    with pytest.raises(declared_source.DeclaredError, match=message):
         declared_source.stack(model(web=config))
 
 

@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import pytest
 
-from compliance import trivy
+from compliance import scans, trivy
 from compliance.checks import vulnerabilities
 from compliance.model import Subject, freeze
 from compliance.report import vulnerabilities as report
@@ -182,17 +182,17 @@ def test_summary_lines_per_image(cases, tmp_path):
     stack = [container("backend"), container("frontend"),
              container("cache", "passq-fixture/noshell:1.35",
                        {"Id": "sha256:" + "a" * 64, "RepoTags": ["passq-fixture/noshell:1.35"]})]
-    assert report.summary_lines(trivy.load(cases / "clean"), stack, NOW) == [
+    assert report.summary_lines(scans.take(trivy.load(cases / "clean"), stack, NOW)) == [
         "passq-fixture/bookworm:12.1: 0 CRITICAL, 0 HIGH, 2 MEDIUM, 5 LOW",
         "passq-fixture/noshell:1.35: no report",
     ]
-    assert report.summary_lines(trivy.load(cases / "malformed"), stack[:1], NOW) == [
+    assert report.summary_lines(scans.take(trivy.load(cases / "malformed"), stack[:1], NOW)) == [
         "passq-fixture/bookworm:12.1: unusable report: bookworm.json"]
 
 
 def test_html_fragment_counts_findings_fixes_and_ignored(cases):
     stack = [container("backend"), container("frontend")]
-    html = report.html_fragment(trivy.load(cases / "ignore-expired"), stack, NOW)
+    html = report.html_fragment(scans.take(trivy.load(cases / "ignore-expired"), stack, NOW))
     assert html.startswith('<section class="vulnerabilities">') and html.endswith("</section>")
     assert "<td>backend, frontend</td>" in html
     assert "<td>image ID</td>" in html
@@ -207,15 +207,16 @@ def test_html_fragment_names_the_scanner_where_the_report_does(cases, tmp_path):
     data = json.loads((cases / "clean" / "bookworm.json").read_text())
     (tmp_path / "named.json").write_text(json.dumps({**data, "Trivy": {"Version": "0.57.1"}}))
     stack = [container("backend")]
-    assert "<td>Trivy 0.57.1</td>" in report.html_fragment(trivy.load(tmp_path), stack, NOW)
-    assert "<td>not named in the report</td>" in report.html_fragment(
-        trivy.load(cases / "clean"), stack, NOW)
+    assert "<td>Trivy 0.57.1</td>" in report.html_fragment(scans.take(trivy.load(tmp_path), stack, NOW))
+    assert "<td>not named in the report</td>" in report.html_fragment(scans.take(
+        trivy.load(cases / "clean"), stack, NOW))
 
 
 def test_html_fragment_marks_a_stale_scan(cases):
-    html = report.html_fragment(trivy.load(cases / "stale"), [container()], NOW, max_age_days=7)
+    html = report.html_fragment(scans.take(trivy.load(cases / "stale"), [container()], NOW, max_age_days=7))
     assert '<td class="vuln-stale">' in html and "30.0 days ago); stale, over 7 days" in html
-    assert "vuln-stale" not in report.html_fragment(trivy.load(cases / "clean"), [container()], NOW, 7)
+    clean = scans.take(trivy.load(cases / "clean"), [container()], NOW, 7)
+    assert "vuln-stale" not in report.html_fragment(clean)
 
 
 def test_html_fragment_escapes_every_value(cases, tmp_path):
@@ -225,17 +226,17 @@ def test_html_fragment_escapes_every_value(cases, tmp_path):
     data["Results"][0]["Vulnerabilities"][0]["PkgName"] = 'libc6"><img src=x>'
     (tmp_path / "x&y.json").write_text(json.dumps(data))
     evil = container(reference=BOOKWORM)
-    html = report.html_fragment(trivy.load(tmp_path), [evil], NOW)
+    html = report.html_fragment(scans.take(trivy.load(tmp_path), [evil], NOW))
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "x&amp;y.json" in html
 
 
 def test_html_fragment_without_reports_directory():
-    html = report.html_fragment(trivy.load(None), [container()], NOW)
+    html = report.html_fragment(scans.take(trivy.load(None), [container()], NOW))
     assert "no reports directory" in html and "pass --trivy-reports DIR" in html
 
 
 def test_now_defaults_to_the_current_time(cases):
-    assert report.summary_lines(trivy.load(cases / "clean"), [container()])
+    assert report.summary_lines(scans.take(trivy.load(cases / "clean"), [container()]))
     assert vulnerabilities.image_fresh(container(), 3650).outcome == "passed"
     assert datetime.now(UTC) > NOW - timedelta(days=1)

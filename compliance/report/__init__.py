@@ -5,8 +5,8 @@
 - junit.xml: pytest's own junitxml (outputs points it into --report-dir);
 - compliance.html: pytest-html, shaped through its hooks (html).
 
-Every report is built from the same Results (views) and every value in it
-passes through the audit's redactor first.
+Every report renders the same frozen AuditRecord (compliance/record.py), whose
+every value has passed the audit's redactor.
 """
 
 from pathlib import Path
@@ -14,6 +14,6 @@ from pathlib import Path
 from compliance.report import json_report, sarif
 
 
-def write_all(audit, report_dir: Path) -> None:
-    json_report.write(audit, report_dir / "compliance.json")
-    sarif.write(audit, report_dir / "compliance.sarif")
+def write_all(record, report_dir: Path) -> None:
+    json_report.write(record, report_dir / "compliance.json")
+    sarif.write(record, report_dir / "compliance.sarif")

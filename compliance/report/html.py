@@ -70,27 +70,21 @@ class Escape:
         return self(value)
 
 
-def report_title(report, audit) -> None:
-    report.title = f"PassQ compliance: {audit.redact(_judged(audit))}"
+def report_title(report, record) -> None:
+    """What the run judged: the stack, or the compose files of a static run (pytest-html
+    asks at session start; the plugin sets it again from the record at the end)."""
+    report.title = f"PassQ compliance: {record.metadata['judged'] if record else 'audit'}"
 
 
-def _judged(audit) -> str:
-    """What the run judged: the stack, or the compose files of a static run."""
-    if audit.option("static_only"):
-        return f"{', '.join(audit.option('compose_file')) or 'no compose file'} (static)"
-    return f"stack {audit.stack_name}" if audit.stack_name else "no stack"
-
-
-def results_summary(prefix, session, audit, metadata) -> None:
+def results_summary(prefix, record, metadata) -> None:
     """Fill the summary prefix. pytest-metadata's environment goes to the provenance
     section, escaped, and leaves pytest-html's own table (which shows it as raw HTML)."""
-    e = Escape(audit.redact)
+    e = Escape(record.redact)
     environment = e.tree(dict(metadata))
     metadata.clear()
-    passed = audit.gate(session)
-    prefix.extend([STYLE, '<div class="passq">', _gate(audit, passed, e), _checklist(audit, e),
-                   _matrix(audit, e), _vulnerabilities(audit), _waivers(audit, e),
-                   _provenance(audit, e, environment), "</div>"])
+    prefix.extend([STYLE, '<div class="passq">', _gate(record, e), _checklist(record, e),
+                   _matrix(record, e), _vulnerabilities(record), _waivers(record, e),
+                   _provenance(record, e, environment), "</div>"])
 
 
 def results_table_header(cells) -> None:
@@ -146,6 +140,9 @@ def _evidence(record, e) -> str:
         parts.append(f'<div>{e(record["message"])}</div>')
     if record["evidence"]:
         parts.append(f'<div><code>{e(record["evidence"])}</code></div>')
+    if record.get("location"):
+        where = f'{record["location"]["file"]}:{record["location"]["line"]}'
+        parts.append(f'<div class="passq-location">at <code>{e(where)}</code></div>')
     if record["outcome"] in ("failed", "error"):
         parts.append(f'<div class="passq-remediation"><b>Remediation:</b> {e(record["remediation"])}</div>')
     if record["waiver"]:
@@ -155,18 +152,19 @@ def _evidence(record, e) -> str:
     return "".join(parts)
 
 
-def _gate(audit, passed, e) -> str:
-    if audit.failure:
-        return f'<p class="verdict fail">NOT AUDITED: {e(audit.failure)}</p>'
-    if not audit.results:
+def _gate(record, e) -> str:
+    if record.failure:
+        return f'<p class="verdict fail">NOT AUDITED: {e(record.failure)}</p>'
+    if not record.results:
         return '<p class="verdict fail">No compliance results: this run proves nothing.</p>'
+    passed = record.gate_passed
     return (f'<p class="verdict {"pass" if passed else "fail"}">Release gate (--fail-on '
-            f'{e(audit.option("fail_on"))}): {"PASSED" if passed else "FAILED"}</p>')
+            f'{e(record.fail_on)}): {"PASSED" if passed else "FAILED"}</p>')
 
 
-def _checklist(audit, e) -> str:
+def _checklist(record, e) -> str:
     items = []
-    checklist = views.checklist(audit.results)
+    checklist = views.checklist(record.results)
     for item in checklist:
         counts = ", ".join(f"{n} {o}" for o, n in item.counts.items() if n) or "not evaluated"
         unproven = (f'<span class="unproven">not proven: {e(", ".join(item.unproven))}</span>'
@@ -176,13 +174,13 @@ def _checklist(audit, e) -> str:
                      f'<span class="ids">{e(", ".join(item.controls))}</span>'
                      f'<span class="counts">{e(counts)}</span>{unproven}</li>')
     ticked = sum(item.ticked for item in checklist)
-    counts = ", ".join(f"{n} {o}" for o, n in views.summary(audit.results).items())
+    counts = ", ".join(f"{n} {o}" for o, n in views.summary(record.results).items())
     return (f'<h2>Security checklist</h2><ul class="checklist">{"".join(items)}</ul>'
             f'<p class="tally">{ticked} of {len(items)} items ticked; evaluations: {e(counts)}</p>')
 
 
-def _matrix(audit, e) -> str:
-    services, rows = views.matrix(audit.results)
+def _matrix(record, e) -> str:
+    services, rows = views.matrix(record.results)
     if not rows:
         return ""
     head = "".join(f"<th>{e(s) if s is not None else '(stack)'}</th>" for s in services)
@@ -201,26 +199,23 @@ def _matrix(audit, e) -> str:
             f'{"".join(body)}</table>')
 
 
-def _vulnerabilities(audit) -> str:
+def _vulnerabilities(record) -> str:
     """Per running image: its scan's counts and top findings (only when IMG-02 was evaluated)."""
-    if not any(r.control == "IMG-02" for r in audit.results) or audit.stack() is None:
+    if record.scans is None:
         return ""
-    fragment = vulnerabilities.html_fragment(
-        audit.vulnerability_reports(), audit.stack().containers,
-        max_age_days=audit.policy.vulnerability_max_age_days)
-    return audit.redact(fragment)
+    return record.redact(vulnerabilities.html_fragment(record.scans))
 
 
-def _waivers(audit, e) -> str:
-    if not audit.option("waivers"):
+def _waivers(record, e) -> str:
+    if not record.metadata["waivers"]["path"]:
         return ""
     rows = [f"<li>{e(r.control)} for {e(r.container or 'the stack')}: {e(r.waiver['status'])} "
             f"({e(r.waiver['reason'])}; approved by {e(r.waiver['approved_by'])}, expires "
             f"{e(r.waiver['expires'])})</li>"
-            for r in audit.results if r.waiver and r.waiver["status"] in ("applied", "stale", "expired")]
+            for r in record.results if r.waiver and r.waiver["status"] in ("applied", "stale", "expired")]
     unused = [f"<li>{e(w['control'])} for {e(w['service'] or 'every service')} "
-              f"(line {e(w['line'])}): {e(w['why'])}</li>" for w in audit.unused_waivers()]
-    stale = sum(waivers.is_stale(r) for r in audit.results)
+              f"(line {e(w['line'])}): {e(w['why'])}</li>" for w in record.unused_waivers]
+    stale = sum(waivers.is_stale(r) for r in record.results)
     note = (f'<p class="stale">{stale} stale waiver(s): the waived control now passes. The gate '
             "does not fail on them (the control passed); remove them from the waiver file.</p>"
             if stale else "")
@@ -228,13 +223,18 @@ def _waivers(audit, e) -> str:
             f"<h3>Unused waivers</h3><ul>{''.join(unused) or '<li>none</li>'}</ul>")
 
 
-def _provenance(audit, e, environment) -> str:
-    meta = audit.metadata()
+def _provenance(record, e, environment) -> str:
+    meta = record.metadata
     images = "".join(f"<li><code>{e(ref)}</code> {e(digest)}</li>" for ref, digest in meta["images"])
+    compose = "".join(f'<li><code>{e(f["path"])}</code> sha256:{e(f["sha256"])}</li>'
+                      for f in meta["compose_files"])
     rows = [
+        ("Judged", e(meta["judged"])),
         ("Stack", e(meta["stack"])),
+        ("Compose files", f"<ul>{compose}</ul>" if compose else "\u2014"),
         ("Engine", f'{e(meta["engine"]["host"])} (Docker {e(meta["engine"]["version"])}, '
-                   f'{e(meta["engine"]["api_calls"])} API calls)'),
+                   f'{e(meta["engine"]["api_calls"])} API calls)' if meta["engine"]["host"]
+         else "none (a static audit never contacts an engine)" if meta["static"] else "\u2014"),
         ("Images", f"<ul>{images}</ul>" if images else "\u2014"),
         ("Policy", f'{e(meta["policy"]["path"])} <code>sha256:{e(meta["policy"]["sha256"])}</code>'),
         ("Waivers", f'{e(meta["waivers"]["path"])} <code>sha256:{e(meta["waivers"]["sha256"])}</code>'

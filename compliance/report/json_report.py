@@ -1,9 +1,11 @@
 """compliance.json: the machine-readable record (interface.md, "compliance.json").
 
 The keys of the contract's schema come first and keep their meaning; what is
-added (image digests, engine API calls, the waiver file and its unused
-waivers, the reason a run audited nothing) is additive only, so a consumer of
-`passq-compliance/1` keeps working.
+added (what was judged, the compose files with their SHA-256, a declared
+result's location, image digests, engine API calls, the waiver file and its
+unused waivers, the reason a run audited nothing) is additive only, so a
+consumer of `passq-compliance/1` keeps working. A static audit has no stack:
+`"stack": null`, and `compose_files` names what it judged.
 """
 
 from pathlib import Path
@@ -14,9 +16,8 @@ from compliance.report import files, views
 SCHEMA = "passq-compliance/1"
 
 
-def document(audit) -> dict:
-    meta = audit.metadata()
-    results = audit.results
+def document(record) -> dict:
+    meta, results = record.metadata, record.results
     doc = {
         "schema": SCHEMA,
         "stack": meta["stack"],
@@ -25,19 +26,21 @@ def document(audit) -> dict:
         "engine": meta["engine"],
         "policy": meta["policy"],
         "summary": views.summary(results),
-        # No results, or an audit that failed to load, is never a pass.
-        "gate": {"fail_on": audit.option("fail_on"), "passed": bool(audit.passed and results)},
+        "gate": {"fail_on": record.fail_on, "passed": record.gate_passed},
         "results": [views.record(r) for r in results],
+        "judged": meta["judged"],
+        "static": meta["static"],
+        "compose_files": meta["compose_files"],
         "images": [{"ref": ref, "digest": digest} for ref, digest in meta["images"]],
         "waivers": {**meta["waivers"],
                     "applied": sum(r.outcome == "waived" for r in results),
-                    "unused": audit.unused_waivers()},
+                    "unused": list(record.unused_waivers)},
         "cis_version": controls.CIS_VERSION,
         "suite_version": meta["suite_version"],
-        "failure": audit.failure,
+        "failure": record.failure,
     }
-    return views.redacted(doc, audit.redact)
+    return views.redacted(doc, record.redact)
 
 
-def write(audit, path: Path) -> None:
-    files.write_json(path, document(audit))
+def write(record, path: Path) -> None:
+    files.write_json(path, document(record))

@@ -11,6 +11,7 @@ are configuration notifications.
 """
 
 import hashlib
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,58 +43,63 @@ def rule(control) -> dict:
     }
 
 
-def document(audit) -> dict:
-    meta = audit.metadata()
-    own = [controls.OWN.id] if any(r.control == controls.OWN.id for r in audit.results) else []
+def document(record) -> dict:
+    meta = record.metadata
+    own = [controls.OWN.id] if any(r.control == controls.OWN.id for r in record.results) else []
     ids = [*controls.CATALOG, *own]
-    artifact = _artifact(audit)
+    subject = meta["stack"] or meta["judged"]
+    declaring = _declaring_file(meta)
     run = {
         "tool": {"driver": {
             "name": "passq-compliance", "version": __version__, "semanticVersion": __version__,
             "rules": [rule(controls.describe(cid)) for cid in ids],
         }},
         "invocations": [{
-            "executionSuccessful": audit.failure is None and not any(
-                r.outcome == "error" for r in audit.results),
+            "executionSuccessful": record.failure is None and not any(
+                r.outcome == "error" for r in record.results),
             "startTimeUtc": meta["started_at"],
-            "endTimeUtc": _utc(audit.finished),
-            "toolExecutionNotifications": _execution_notes(audit, ids),
+            "endTimeUtc": _utc(record.finished),
+            "toolExecutionNotifications": _execution_notes(record, ids),
             "toolConfigurationNotifications": [
                 {"level": "warning",
                  "message": {"text": f"waiver {w['control']}"
                                      f"{' for ' + w['service'] if w['service'] else ''} "
-                                     f"({audit.option('waivers')}:{w['line']}) is unused: {w['why']}"},
+                                     f"({meta['waivers']['path']}:{w['line']}) is unused: {w['why']}"},
                  "descriptor": {"id": w["control"], "index": ids.index(w["control"])}}
-                for w in audit.unused_waivers()
+                for w in record.unused_waivers
             ],
         }],
-        "results": [_result(audit, r, ids, artifact) for r in audit.results if r.outcome == "failed"],
+        "results": [_result(r, ids, subject, declaring) for r in record.results if r.outcome == "failed"],
         "properties": {
-            "stack": meta["stack"], "engine": meta["engine"], "policy": meta["policy"],
-            "gate": {"fail_on": audit.option("fail_on"), "passed": bool(audit.passed and audit.results)},
+            "stack": meta["stack"], "judged": meta["judged"], "compose_files": meta["compose_files"],
+            "engine": meta["engine"], "policy": meta["policy"],
+            "gate": {"fail_on": record.fail_on, "passed": record.gate_passed},
         },
     }
-    return views.redacted({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, audit.redact)
+    return views.redacted({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, record.redact)
 
 
-def write(audit, path: Path) -> None:
-    files.write_json(path, document(audit))
+def write(record, path: Path) -> None:
+    files.write_json(path, document(record))
 
 
-def _result(audit, result, ids, artifact) -> dict:
+def _result(result, ids, subject: str, declaring: str | None) -> dict:
     control = controls.describe(result.control)
     where = (f"service {result.service}, container {result.container}" if result.container
-             else f"stack {audit.stack_name}")
+             else f"service {result.service}" if result.service else subject)
     message = (f"{control.id} {control.title}: {result.message or 'failed'} "
                f"({where}; evidence: {result.evidence})")
-    qualified = "/".join(p for p in (audit.stack_name, result.service, result.container) if p)
+    qualified = "/".join(p for p in (subject, result.service, result.container) if p)
     location = {"logicalLocations": [{
-        "name": result.container or audit.stack_name or "stack",
+        "name": result.container or result.service or subject,
         "fullyQualifiedName": qualified,
         "kind": "resource",
     }]}
-    if artifact:
-        location["physicalLocation"] = {"artifactLocation": {"uri": artifact}}
+    if result.location:
+        location["physicalLocation"] = {"artifactLocation": {"uri": uri(result.location["file"])},
+                                        "region": {"startLine": result.location["line"]}}
+    elif declaring:
+        location["physicalLocation"] = {"artifactLocation": {"uri": declaring}}
     return {
         "ruleId": control.id,
         "ruleIndex": ids.index(control.id),
@@ -103,32 +109,34 @@ def _result(audit, result, ids, artifact) -> dict:
         # Stable across runs for the same control on the same service, so a
         # dashboard tracks one alert instead of opening a new one per container id.
         "partialFingerprints": {"passqControl/v1": hashlib.sha256(
-            f"{control.id}|{audit.stack_name}|{result.service}".encode()).hexdigest()},
+            f"{control.id}|{subject}|{result.service}".encode()).hexdigest()},
         "properties": {"service": result.service, "container": result.container,
                        "evidence": result.evidence, "severity": control.severity,
                        "remediation": control.remediation, "test": result.nodeid},
     }
 
 
-def _execution_notes(audit, ids) -> list:
-    notes = [{"level": "error", "message": {"text": audit.failure}}] if audit.failure else []
+def _execution_notes(record, ids) -> list:
+    notes = [{"level": "error", "message": {"text": record.failure}}] if record.failure else []
     notes += [{"level": "error",
                "message": {"text": f"{r.control} could not be evaluated for "
-                                   f"{r.container or 'the stack'}: {r.message}"},
+                                   f"{r.container or r.service or 'the stack'}: {r.message}"},
                "descriptor": {"id": r.control, "index": ids.index(r.control)}}
-              for r in audit.results if r.outcome == "error"]
+              for r in record.results if r.outcome == "error"]
     return notes
 
 
-def _artifact(audit) -> str | None:
-    """The declaring file as a URI reference relative to the working directory."""
-    compose_files = audit.option("compose_file") or []
-    path = Path(compose_files[0]) if compose_files else audit.policy_path
-    try:
-        path = path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return path.resolve().as_uri()
-    return path.as_posix()
+def _declaring_file(meta) -> str | None:
+    """Where a result without a line hangs: the first compose file, else the policy."""
+    files = meta["compose_files"]
+    path = files[0]["path"] if files else meta["policy"]["path"]
+    return uri(path) if path else None
+
+
+def uri(path: str) -> str:
+    """A file as a URI reference relative to the folder the suite runs in (`../x.yml` when
+    outside it), so a code-scanning upload finds it in the checkout."""
+    return Path(os.path.relpath(Path(path).resolve(), Path.cwd().resolve())).as_posix()
 
 
 def _utc(timestamp: float | None) -> str:

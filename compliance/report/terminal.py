@@ -8,7 +8,7 @@ control's outcomes by count, and the gate line (`summary`). Everything is
 written through pytest's own terminal writer.
 """
 
-from compliance import controls, waivers
+from compliance import controls
 from compliance.outcomes import OUTCOMES
 from compliance.report import views
 
@@ -20,29 +20,20 @@ def lead(control: str, service: str | None) -> str:
     return f"{control} {service or '(stack)'}"
 
 
-def summary(terminalreporter, audit, report_dir) -> None:
+def summary(terminalreporter, record, report_dir) -> None:
     tr = terminalreporter
     tr.write_sep("-", "passq-compliance")
-    if audit.failure:
-        tr.write_line(f"NOT AUDITED: {audit.failure}", red=True)
-    stack = None if audit.failure or audit.option("static_only") else audit.stack()
-    if stack is not None and not any(c.state.get("Running") for c in stack.containers):
-        tr.write_line(f"NOTHING RUNNING: all {len(stack.containers)} containers of stack "
-                      f"{stack.name!r} are stopped; HLT-02 fails for each and no live probe "
-                      "can run", red=True)
-    for result in audit.results:
-        if waivers.is_stale(result):
-            tr.write_line(f"stale waiver: {result.control} passed for "
-                          f"{result.container or 'the stack'}; remove its waiver", yellow=True)
-    for waiver in audit.unused_waivers():
-        scope = waiver["service"] or "every service"
-        tr.write_line(f"unused waiver {waiver['control']} for {scope} "
-                      f"({audit.option('waivers')}:{waiver['line']}): {waiver['why']}", yellow=True)
+    if record.failure:
+        tr.write_line(f"NOT AUDITED: {record.failure}", red=True)
+    for warning in record.warnings:
+        tr.write_line(warning, red=warning.startswith("NOTHING RUNNING"),
+                      yellow=not warning.startswith("NOTHING RUNNING"))
+    tr.write_line(f"judged: {record.metadata['judged']}")
     tr.write_line(f"reports: {report_dir}/compliance.html, compliance.json, compliance.sarif, junit.xml")
-    _table(tr, audit.results)
-    verdict = "PASSED" if audit.passed else "FAILED"
-    tr.write_line(f"release gate (--fail-on {audit.option('fail_on')}): {verdict}",
-                  green=bool(audit.passed), red=not audit.passed, bold=True)
+    _table(tr, record.results)
+    verdict = "PASSED" if record.gate_passed else "FAILED"
+    tr.write_line(f"release gate (--fail-on {record.fail_on}): {verdict}",
+                  green=record.gate_passed, red=not record.gate_passed, bold=True)
 
 
 def _table(tr, results) -> None:
