@@ -32,6 +32,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
@@ -104,9 +105,9 @@ class Model:
     def written_environment(self, service: str) -> dict:
         """The service's environment as written: `${VAR}` kept, a bare name (taken from the
         shell that runs compose) as `${NAME}`; `env_file:` entries as their files write them."""
-        rendered = dict(self.services[service].config.get("environment") or {})
+        rendered = _environment(self.services[service].config.get("environment"))
         written = (self.written.get("services") or {}).get(service) or {}
-        as_written = dict(written.get("environment") or {})
+        as_written = _environment(written.get("environment"))
         return {name: "${" + name + "}" if value is None else value
                 for name, value in ({**rendered, **as_written}).items()}
 
@@ -135,6 +136,14 @@ class Model:
                 "Entrypoint": [str(a) for a in config.get("entrypoint") or ()],
             }))
         return redact.candidates(pseudo, patterns)
+
+
+def _environment(environment) -> dict:
+    """`environment:` as a mapping, from either of its forms (`[K=V, K]` or `{K: V}`)."""
+    if isinstance(environment, Mapping):
+        return dict(environment)
+    return dict(item.split("=", 1) if "=" in item else (item, None)
+                for item in map(str, environment or ()))
 
 
 def shown(path: Path) -> str:
@@ -220,7 +229,10 @@ def load(files, command: list[str] | None = None) -> Model:
     command = command or compose_command()
     file_args = [arg for path in paths for arg in ("-f", str(path))]
     profile_args, profiles = _profile_args()
-    done = _run(command, [*file_args, *profile_args, "config", "--format", "json"])
+    with ThreadPoolExecutor(2) as pool:  # both renderings at once: each is a compose process
+        as_written = pool.submit(_uninterpolated, command, file_args, profile_args)
+        done = _run(command, [*file_args, *profile_args, "config", "--format", "json"])
+        written = as_written.result()
     rendered = None
     if done.returncode == 0 and done.stdout.strip():
         try:
@@ -229,7 +241,6 @@ def load(files, command: list[str] | None = None) -> Model:
             rendered = None
     if not isinstance(rendered, dict):
         raise ComposeError(_explain(command, paths, done.stderr))
-    written = _uninterpolated(command, file_args, profile_args)
     secrets = dict(rendered.get("secrets") or {})
     secrets.update({name: spec for name, spec in _unused_secrets(written).items()
                     if name not in secrets})

@@ -39,11 +39,11 @@ def thin_tests() -> dict[str, list]:
 THIN = thin_tests()
 
 
-def thin_test_for(case):
+def thin_test_for(case, recordable=RECORDABLE):
     """The control's one recordable test for this case: named by the fixture, else the
     per-container test when the fixture has a container and the stack-level one when it
     has none. Tests that need more than a fixture gives (live probes) are not candidates."""
-    funcs = [f for f in THIN[case.control] if set(inspect.signature(f).parameters) <= RECORDABLE]
+    funcs = [f for f in THIN[case.control] if set(inspect.signature(f).parameters) <= recordable]
     if case.test:
         funcs = [f for f in funcs if f.__name__ == case.test]
     else:
@@ -53,17 +53,20 @@ def thin_test_for(case):
     return funcs[0]
 
 
-def run(func, case):
-    """Call the thin test as pytest would; return the outcome and the Finding it reported."""
+def run(func, case, spoken=None, **more):
+    """Call the thin test as pytest would; return the outcome and the Finding it reported
+    (`spoken` rewords it, as the plugin does a declared service's; `more`: other arguments)."""
     seen = []
 
     def verdict(finding):
+        finding = spoken(finding) if spoken else finding
         seen.append(finding)
         outcomes.verdict(finding)
 
     service_policy = case.policy.for_service(case.container.service) if case.container else None
     available = {"container": case.container, "stack": case.stack, "policy": case.policy,
-                 "service_policy": service_policy, "restarts": case.restarts, "verdict": verdict}
+                 "service_policy": service_policy, "restarts": case.restarts, "verdict": verdict,
+                 **more}
     kwargs = {name: available[name] for name in inspect.signature(func).parameters}
     try:
         func(**kwargs)

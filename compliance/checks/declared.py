@@ -164,7 +164,7 @@ def secret_files_private(files, min_bytes: int) -> Finding:
     combined = worst(findings)
     if combined.outcome == "failed":
         bad = [f.message for f in findings if f.outcome == "failed"]
-        return failed(f"every secret file should exist and be a regular file, mode 600 or stricter, "
+        return failed(f"should keep every secret file a regular file, mode 600 or stricter, "
                       f"at least {min_bytes} bytes, no placeholder and not tracked by git "
                       f"({len(bad)} of {len(files)} are not)", combined.evidence)
     return combined

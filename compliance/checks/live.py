@@ -173,8 +173,8 @@ def client_dsns(containers: Iterable[Subject]) -> tuple[list[Finding], list[str]
             if mode in TLS_SSLMODES:
                 findings.append(passed(evidence))
             else:
-                findings.append(failed(f"{container.service} {name} should use sslmode=require, "
-                                       "verify-ca or verify-full", evidence))
+                findings.append(failed(f"should use sslmode=require, verify-ca or verify-full "
+                                       f"({container.service} {name})", evidence))
     return findings, notes
 
 
