@@ -6,6 +6,7 @@ audited against changed copies of its compose file and after a container was
 recreated by hand.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from compliance import compose
+from compliance import compose, controls
+from tests.test_live_verdicts import readme_failures
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIFT = ROOT / "tests" / "data" / "drift" / "compose.yml"
+
 WEAK = ROOT / "fixtures" / "stacks" / "weak"
 IMAGE = "passq-fixture/busybox:1.35"
 CMP_TEST = "compliance/checklist/test_declared.py::test_matches_declared"
@@ -169,3 +172,31 @@ def test_static_only_on_weak_fails_the_right_controls_without_an_engine(tmp_path
         assert planted not in out
         for report in tmp_path.iterdir():
             assert planted not in report.read_text(errors="replace"), report
+
+
+# What the declaration of weak says differently from its running stack, and why.
+STATIC_ONLY = {("USR-01", "cache")}  # no user: declared; the image's own USER is non-root
+LIVE_ONLY = {
+    ("HRD-02", "web"),  # compose.drift.yml, started over compose.yml, turns read_only off
+    ("HRD-05", "jobs"), ("HRD-05", "monitor"),  # label=disable, added by the engine at run time
+    ("SEC-01", "db"),  # the root-owned 0600 file is unreadable by uid 999: seen from inside
+}
+
+
+@pytest.mark.skipif(not (WEAK / "compose.yml").is_file(), reason="the weak fixture stack is not there")
+def test_static_verdicts_are_the_live_ones_on_weak(tmp_path):
+    """One check per control: judged on the declaration, weak fails where its running stack
+    fails (its README's table), but for the facts only one of the two views holds."""
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/passq-no-engine.sock")
+    run = audit("--static-only", f"--policy={WEAK / 'policy.yml'}",
+                f"--compose-file={WEAK / 'compose.yml'}", env=env, report_dir=tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    document = json.loads((tmp_path / "compliance.json").read_text())
+    static = {(r["control"], r["service"]) for r in document["results"] if r["outcome"] == "failed"}
+    live = {(c, s) for c, s in readme_failures() if c in controls.DECLARED}
+    assert static - live == STATIC_ONLY
+    assert live - static == LIVE_ONLY
+    assert all(r["location"] and r["location"]["file"].endswith("compose.yml")
+               for r in document["results"] if r["outcome"] == "failed")
+    assert document["stack"] is None and document["static"] is True
+    assert [f["path"] for f in document["compose_files"]] == ["fixtures/stacks/weak/compose.yml"]

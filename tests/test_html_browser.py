@@ -147,4 +147,4 @@ def test_a_static_run_names_its_compose_files_first(tmp_path):
     audit("--static-only", f"--compose-file={compose}", "--policy=fixtures/stacks/weak/policy.yml",
           report_dir=tmp_path / "reports")
     assert_first_screen_is_the_auditors(layout(tmp_path / "reports" / "compliance.html", tmp_path),
-                                        f"PassQ compliance: {compose} (static)")
+                                        f"PassQ compliance: static audit of {compose}")

@@ -120,7 +120,7 @@ def test_the_static_gate_from_the_applications_folder_with_the_packaged_policy(v
     record = document(app)
     assert record["policy"]["path"].startswith(str(venv))  # the installed default policy
     assert record["summary"]["failed"] > 0 and record["gate"]["passed"] is False
-    assert "FAILED test_declared.py::test_declared_image_pinned[web] - IMG-01 web: should" in done.stdout
+    assert "FAILED test_images.py::test_image_pinned[web] - IMG-01 web: should" in done.stdout
     sarif = json.loads((app / "reports" / "compliance.sarif").read_text())
     uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
             for result in sarif["runs"][0]["results"] for loc in result.get("locations", ())
@@ -143,7 +143,7 @@ def test_collect_only_through_the_command_lists_and_writes_nothing(venv, tmp_pat
     app = application(tmp_path, "weak")
     done = run(venv / "bin" / COMMAND, "--static-only", "--compose-file", COMPOSE, "--co", "-q", cwd=app)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
-    assert "test_declared.py::test_declared_image_pinned[web]" in done.stdout
+    assert "test_images.py::test_image_pinned[web]" in done.stdout
     assert "release gate" not in done.stdout and not (app / "reports").exists()
 
 

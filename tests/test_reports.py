@@ -69,7 +69,7 @@ def _checklist(page: str) -> dict:
 def test_compliance_json_follows_the_contract(audit, weak):
     document = audit(weak, CHECKS, "--fail-on", "critical").json()
     assert list(document)[:10] == ["schema", "stack", "started_at", "duration_s", "engine", "policy",
-                                   "summary", "gate", "results", "images"]
+                                   "summary", "gate", "results", "judged"]
     assert document["schema"] == "passq-compliance/1" and document["stack"] == weak
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", document["started_at"])
     assert isinstance(document["duration_s"], float)
