@@ -209,7 +209,7 @@ class Audit:
                     f"or set `secrets: dir:` in {self.policy_path}; there is nothing to audit")
         return None
 
-    def vulnerability_reports(self) -> trivy.Reports:
+    def vulnerability_reports(self) -> scans.Reports:
         """The Trivy reports (IMG-02), read once; produced first with --scan where trivy exists.
 
         The directory: --trivy-reports, else the policy's vulnerabilities.reports,

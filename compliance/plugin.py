@@ -236,7 +236,7 @@ def _live_kinds(items) -> set[str]:
 
 @pytest.fixture(scope="session")
 def vulnerability_reports(pytestconfig):
-    """The run's Trivy reports (compliance.trivy.Reports), read once."""
+    """The run's Trivy reports (compliance.scans.Reports), read once."""
     return pytestconfig.stash[AUDIT].vulnerability_reports()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance import trivy
+from compliance import scans, trivy
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -67,10 +67,10 @@ def test_reads_trivys_schema(cases):
 
 def test_counts_per_severity_as_the_seed_prints_them(cases):
     (report,) = trivy.load(cases / "clean").reports
-    counts = trivy.assess(report, None, NOW).counts
-    assert trivy.summary_line("passq-backend", counts) == "passq-backend: 0 CRITICAL, 0 HIGH, 2 MEDIUM, 5 LOW"
+    counts = scans.assess(report, None, NOW).counts
+    assert scans.summary_line("passq-backend", counts) == "passq-backend: 0 CRITICAL, 0 HIGH, 2 MEDIUM, 5 LOW"
     (report,) = trivy.load(cases / "high").reports
-    assert trivy.summary_line("x", trivy.assess(report, None, NOW).counts) == \
+    assert scans.summary_line("x", scans.assess(report, None, NOW).counts) == \
         "x: 0 CRITICAL, 3 HIGH, 2 MEDIUM, 5 LOW"
 
 
@@ -79,7 +79,7 @@ def test_critical_and_a_finding_without_fix(cases):
     match = reports.match(FAKE_IMAGES[1], "passq-fixture/busybox:latest")
     assert match.how == "image ID"
     assessment = reports.assess(match.report, NOW)
-    assert trivy.summary_line("busybox", assessment.counts) == "busybox: 1 CRITICAL, 1 HIGH, 0 MEDIUM, 0 LOW"
+    assert scans.summary_line("busybox", assessment.counts) == "busybox: 1 CRITICAL, 1 HIGH, 0 MEDIUM, 0 LOW"
     assert [str(v) for v in assessment.findings] == [
         "CRITICAL CVE-2022-48174 in busybox 1.35.0 (fixed in 1.36.0)",
         "HIGH CVE-2022-28391 in busybox 1.35.0 (no fixed version)"]
@@ -89,13 +89,13 @@ def test_a_report_without_results_counts_zero(tmp_path):
     out = make_fixtures(tmp_path, "clean", images=FAKE_IMAGES[1:])
     (report,) = trivy.load(out).reports
     assert "Results" not in json.loads(report.path.read_text())
-    assert trivy.summary_line("busybox", trivy.assess(report, None, NOW).counts) == \
+    assert scans.summary_line("busybox", scans.assess(report, None, NOW).counts) == \
         "busybox: 0 CRITICAL, 0 HIGH, 0 MEDIUM, 0 LOW"
 
 
 def test_findings_are_ordered_worst_first(cases):
     (report,) = trivy.load(cases / "high").reports
-    severities = [v.severity for v in trivy.assess(report, None, NOW).findings]
+    severities = [v.severity for v in scans.assess(report, None, NOW).findings]
     assert severities == sorted(severities, key=["CRITICAL", "HIGH", "MEDIUM", "LOW"].index)
 
 
@@ -176,8 +176,8 @@ def test_match_by_reference_only_when_the_report_names_no_image(cases):
     match = trivy.load(cases / "by-reference").match(image(), BOOKWORM)
     assert match.report is not None and match.how.startswith("reference")
     # docker.io spellings and a missing tag are the same reference
-    assert trivy.normalize_reference("docker.io/library/nginx") == trivy.normalize_reference("nginx:latest")
-    assert trivy.normalize_reference("registry:5000/app") == "registry:5000/app:latest"
+    assert scans.normalize_reference("docker.io/library/nginx") == scans.normalize_reference("nginx:latest")
+    assert scans.normalize_reference("registry:5000/app") == "registry:5000/app:latest"
 
 
 def test_a_report_of_another_image_under_the_same_tag_is_no_match(cases):
@@ -200,7 +200,7 @@ def test_the_newest_of_several_reports_wins(cases, tmp_path):
 
 def test_stale_report_carries_its_age(cases):
     (report,) = trivy.load(cases / "stale").reports
-    assert trivy.age_days(report.created_at, NOW) == pytest.approx(30)
+    assert scans.age_days(report.created_at, NOW) == pytest.approx(30)
 
 
 # -- unusable reports -------------------------------------------------------------------
@@ -245,10 +245,10 @@ def test_missing_directory():
 
 
 def test_rfc3339_with_nanoseconds():
-    assert trivy.parse_time("2026-11-28T13:17:21.556047162Z") == datetime(
+    assert scans.parse_time("2026-11-28T13:17:21.556047162Z") == datetime(
         2026, 11, 28, 13, 17, 21, 556047, tzinfo=UTC)
-    assert trivy.parse_time("2024-03-04T13:48:21.946536548+09:00").utcoffset() == timedelta(hours=9)
-    assert trivy.parse_time("not a time") is None
+    assert scans.parse_time("2024-03-04T13:48:21.946536548+09:00").utcoffset() == timedelta(hours=9)
+    assert scans.parse_time("not a time") is None
 
 
 # -- --scan -----------------------------------------------------------------------------
@@ -261,8 +261,8 @@ def test_scan_command_is_offline_json_per_image(tmp_path):
     assert command[command.index("--output") + 1] == str(tmp_path / "passq-fixture_bookworm_12.1.json")
     assert {"--skip-db-update", "--skip-java-db-update", "--offline-scan"} <= set(command)
     assert command[-1] == IMAGE_ID
-    assert trivy.report_name(BOOKWORM) == "passq-fixture_bookworm_12.1.json"
-    assert trivy.report_name("registry:5000/app") == "registry_5000_app.json"
+    assert scans.report_name(BOOKWORM) == "passq-fixture_bookworm_12.1.json"
+    assert scans.report_name("registry:5000/app") == "registry_5000_app.json"
 
 
 def test_scan_runs_trivy_per_image_and_reports_a_missing_db(tmp_path):

@@ -8,7 +8,7 @@ from compliance.model import Stack, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided
 from compliance.policy import Policy
 from compliance.redact import MARK, dsn_passwords
-from compliance.trivy import parse_time
+from compliance.scans import parse_time
 
 QUOTE_MAX = 160  # characters of a healthcheck command or output quoted in evidence
 # A container the engine restarted (RestartCount > 0) less than this long before the snapshot

@@ -3,13 +3,13 @@
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from compliance import trivy
+from compliance import scans
 from compliance.outcomes import Finding, failed, passed, undecided
 
 TOP = 5  # forbidden findings named in the evidence
 
 
-def scan_clean(container, reports: trivy.Reports, max_age_days: int, forbid: Sequence[str],
+def scan_clean(container, reports: scans.Reports, max_age_days: int, forbid: Sequence[str],
                now: datetime | None = None) -> Finding:
     """IMG-02: the running image has a Trivy report, fresh, with no unignored forbidden finding."""
     now = now or datetime.now(UTC)
@@ -42,11 +42,11 @@ def scan_clean(container, reports: trivy.Reports, max_age_days: int, forbid: Seq
         scanned = "no CreatedAt"
         problems.append("the report should carry CreatedAt so its age can be shown")
     else:
-        age = trivy.age_days(report.created_at, now)
+        age = scans.age_days(report.created_at, now)
         scanned = f"CreatedAt {report.created_at:%Y-%m-%dT%H:%M:%SZ}, {age:.1f} days old"
         if age > max_age_days:
             problems.append(f"the report should be at most {max_age_days} days old (it is {age:.1f})")
-    evidence = [f"{trivy.summary_line(name, assessment.counts)} (report {report.path.name}, "
+    evidence = [f"{scans.summary_line(name, assessment.counts)} (report {report.path.name}, "
                 f"matched by {match.how}; {scanned})"]
     forbidden = [v for v in assessment.findings if v.severity in set(forbid)]
     if forbidden:
@@ -54,8 +54,8 @@ def scan_clean(container, reports: trivy.Reports, max_age_days: int, forbid: Seq
                         f"({len(forbidden)} found)")
         more = f" (+{len(forbidden) - TOP} more)" if len(forbidden) > TOP else ""
         evidence.append("forbidden: " + ", ".join(str(v) for v in forbidden[:TOP]) + more)
-    if assessment.counts[trivy.UNKNOWN]:
-        evidence.append(f"{assessment.counts[trivy.UNKNOWN]} UNKNOWN")
+    if assessment.counts[scans.UNKNOWN]:
+        evidence.append(f"{assessment.counts[scans.UNKNOWN]} UNKNOWN")
     if assessment.ignored:
         evidence.append("ignored by .trivyignore: " + ", ".join(
             f"{v.severity} {v.id} in {v.pkg} ({rule})" for v, rule in assessment.ignored))
@@ -79,11 +79,11 @@ def image_fresh(container, max_age_days: int, now: datetime | None = None) -> Fi
         return undecided("the container's image is gone from the engine: its Created date is unknown",
                          f"image={name}")
     created_text = container.image.get("Created")
-    created = trivy.parse_time(created_text)
+    created = scans.parse_time(created_text)
     if created is None or created.year <= 1:
         return undecided(f"the image inspect has no usable Created date ({created_text!r})",
                          f"image={name}")
-    age = trivy.age_days(created, now)
+    age = scans.age_days(created, now)
     evidence = (f"image={name} Created={created:%Y-%m-%dT%H:%M:%SZ} ({age:.0f} days old; "
                 f"policy images.max_age_days={max_age_days})")
     if age > max_age_days:
@@ -92,12 +92,12 @@ def image_fresh(container, max_age_days: int, now: datetime | None = None) -> Fi
     return passed(evidence)
 
 
-def _scan_it(name: str, reports: trivy.Reports) -> str:
+def _scan_it(name: str, reports: scans.Reports) -> str:
     """The failure of an image nobody scanned: what to run to produce its report."""
     directory = reports.directory or "reports/trivy"
     return (f"should have a Trivy report of the running image: scan it with `trivy image "
-            f"--format json --output {directory}/{trivy.report_name(name)} {name}`")
+            f"--format json --output {directory}/{scans.report_name(name)} {name}`")
 
 
-def _with_notes(evidence: str, reports: trivy.Reports) -> str:
+def _with_notes(evidence: str, reports: scans.Reports) -> str:
     return "; ".join((evidence, *reports.notes))

@@ -9,8 +9,7 @@ Every value in the HTML is escaped.
 
 from html import escape
 
-from compliance import trivy
-from compliance.scans import ImageScan, Scans
+from compliance.scans import SEVERITIES, ImageScan, Scans, age_days, summary_line
 
 TOP = 10  # findings listed per image
 
@@ -21,7 +20,7 @@ def summary_lines(scans: Scans) -> list[str]:
     lines = []
     for scan in scans.images:
         if scan.assessment is not None:
-            lines.append(trivy.summary_line(scan.name, scan.assessment.counts))
+            lines.append(summary_line(scan.name, scan.assessment.counts))
         else:
             lines.append(f"{scan.name}: {scan.status()}")
     return lines
@@ -34,7 +33,7 @@ def html_fragment(scans: Scans) -> str:
     marked stale.
     """
     now, max_age_days = scans.taken_at, scans.max_age_days
-    head = ["Image", "Services", "Report", "Scanner", "Matched by", "Scanned", *trivy.SEVERITIES,
+    head = ["Image", "Services", "Report", "Scanner", "Matched by", "Scanned", *SEVERITIES,
             "Ignored"]
     rows = []
     for scan in scans.images:
@@ -44,7 +43,7 @@ def html_fragment(scans: Scans) -> str:
                      f'<td colspan="{len(head) - 2}" class="vuln-missing">{escape(scan.status())}</td>']
         else:
             counts = scan.assessment.counts
-            age = trivy.age_days(report.created_at, now) if report.created_at else None
+            age = age_days(report.created_at, now) if report.created_at else None
             scanned = (f"{report.created_at:%Y-%m-%d %H:%M} UTC ({age:.1f} days ago)"
                        if age is not None else "unknown (no CreatedAt)")
             stale = age is None or (max_age_days is not None and age > max_age_days)
@@ -53,7 +52,7 @@ def html_fragment(scans: Scans) -> str:
             cells = [_td(scan.name), _td(", ".join(scan.services)), _td(report.path.name),
                      _td(report.producer or "not named in the report"), _td(scan.match.how),
                      _td(scanned, "vuln-stale" if stale else ""),
-                     *(_td(counts[s], f"sev-{s.lower()}" if counts[s] else "") for s in trivy.SEVERITIES),
+                     *(_td(counts[s], f"sev-{s.lower()}" if counts[s] else "") for s in SEVERITIES),
                      _td(len(scan.assessment.ignored))]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     parts = [
@@ -73,7 +72,7 @@ def html_fragment(scans: Scans) -> str:
 
 def _details(scan: ImageScan) -> str:
     a = scan.assessment
-    line = trivy.summary_line(scan.name, a.counts)
+    line = summary_line(scan.name, a.counts)
     out = [f"<details><summary>{escape(line)}</summary>"]
     if a.findings:
         shown = a.findings[:TOP]
