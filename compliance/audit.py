@@ -32,6 +32,7 @@ from compliance.redact import SECRETS_DIR, Redactor, file_secrets
 from compliance.report import views
 from compliance.scans import Scans
 from compliance.sources import declared as declared_source
+from compliance.sources import swarm
 
 WAIVER = pytest.StashKey[dict]()
 MAX_SECRETS_DIR_FILES = 256  # files of the policy's secrets directory the redactor reads
@@ -95,8 +96,7 @@ class Audit:
             self._engine = engine.connect(self.option("docker_host"))
             # Opened before the snapshot, so no change after it goes unnoticed.
             self._watch = Watch(self._engine, self.stack_name)
-            self._stack = inventory.take(self._engine, self.stack_name,
-                                         resolve=policy.all_writable_paths())
+            self._stack = self._take(policy)
         except (engine.EngineError, inventory.InventoryError) as exc:
             self.failure = f"stack {self.stack_name!r}: {exc}"
             self.close()
@@ -105,6 +105,28 @@ class Audit:
                                               policy.credential_env_patterns)
         self._learn_secrets()
         return self._stack
+
+    def _take(self, policy):
+        """The snapshot: the compose project, or the swarm stack (--swarm, or when no compose
+        project has the name and the engine is a swarm manager)."""
+        resolve = policy.all_writable_paths()
+        if not self.option("swarm"):
+            try:
+                return inventory.take(self._engine, self.stack_name, resolve=resolve)
+            except inventory.InventoryError:
+                if not swarm.is_manager(self._engine):
+                    raise
+        return swarm.take(self._engine, self.stack_name, self.node_engines(policy), resolve=resolve)
+
+    def node_engines(self, policy) -> dict[str, str]:
+        """Swarm node -> engine URL: the policy's swarm.nodes, then --node-engine NODE=URL."""
+        given = dict(policy.swarm_nodes)
+        for entry in self.option("node_engine"):
+            node, sep, url = entry.partition("=")
+            if not sep or not node or not url:
+                raise pytest.UsageError(f"--node-engine {entry!r}: expected NODE=URL")
+            given[node] = url
+        return given
 
     def changed(self, container) -> str | None:
         """Why the snapshot no longer describes `container` (removed, recreated or

@@ -35,6 +35,10 @@ SERVICE_LABEL = "com.docker.compose.service"
 NUMBER_LABEL = "com.docker.compose.container-number"
 NETWORK_LABEL = "com.docker.compose.network"
 PROBE_LABEL = "passq-compliance.probe"
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.name"
+SWARM_TASK_LABEL = "com.docker.swarm.task.name"
+# Networks the swarm itself attaches a task to: the routing mesh (NET-01 judges its ports)
+SWARM_OWN_NETWORKS = frozenset({"ingress"})
 WORKERS = 8
 
 
@@ -58,21 +62,38 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc"),
     from the engine host where it can be. `layer_cache` is where the images' setuid/setgid
     files are cached (default: layers.cache_dir()); `resolve`: paths the checks will ask
     about, to be followed through each container's own symlinks."""
-    api = engine.api
-    listed = api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+    listed = engine.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
     listed = [c for c in listed if PROBE_LABEL not in (c.get("Labels") or {})]
     if not listed:
         raise InventoryError(
             f"no containers of stack {project!r} (label {PROJECT_LABEL}={project}) "
             f"on the Docker engine at {engine.host}"
         )
+    networks = {n["Name"]: n for n in engine.api.networks()}
+    containers = subjects(engine, [c["Id"] for c in listed], project, networks, proc, layer_cache,
+                          resolve)
+    stack_networks = {
+        compose_network_name(n, project): freeze(n) for n in networks.values()
+        if (n.get("Labels") or {}).get(PROJECT_LABEL) == project
+    }
+    return Stack(project, tuple(containers), MappingProxyType(stack_networks),
+                 engine.host, engine.version)
+
+
+def subjects(engine: Engine, container_ids, project: str, networks: Mapping,
+             proc: Path = Path("/proc"), layer_cache: Path | None = None, resolve=(),
+             overlay=None) -> list[Subject]:
+    """The containers `container_ids` of one engine as Subjects, each inspected once, its
+    image once per image ID, and looked at from the engine host where it can be.
+    `networks`: the engine's networks by name; `overlay(attrs) -> attrs` adds what another
+    source knows of a container (a swarm task's service spec) before it is frozen."""
+    api = engine.api
     with ThreadPoolExecutor(WORKERS) as pool:
-        inspected = list(pool.map(lambda c: _inspect_container(api, c["Id"]), listed))
+        inspected = list(pool.map(lambda c: _inspect_container(api, c), container_ids))
         inspected = [c for c in inspected if c is not None]
         image_ids = sorted({c["Image"] for c in inspected})
         images = dict(zip(image_ids, pool.map(lambda i: _image(api, i, layer_cache), image_ids),
                           strict=True))
-    networks = {n["Name"]: n for n in api.networks()}
     info = engine.info()
     engine_security = tuple(info.get("SecurityOptions") or ())
     host = inside_view.engine_host(engine)
@@ -80,12 +101,11 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc"),
                        for attrs in inspected], str(proc), resolve) if host else {}
     by_service: dict[str, int] = {}
     for attrs in inspected:
-        service = _labels(attrs).get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
+        service = _service(attrs, project)
         by_service[service] = by_service.get(service, 0) + 1
     containers = []
     for attrs in inspected:
-        labels = _labels(attrs)
-        service = labels.get(SERVICE_LABEL, attrs["Name"].lstrip("/"))
+        service = _service(attrs, project)
         attached = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
         seen = views.get(attrs["Id"])
         ids = seen.kernel.ids if seen and seen.kernel else None
@@ -96,15 +116,14 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc"),
         containers.append(Subject(
             service=service,
             name=attrs["Name"].lstrip("/"),
-            attrs=freeze(attrs),
+            attrs=freeze(overlay(attrs) if overlay else attrs),
             image=freeze(images[attrs["Image"]].inspect),
             networks=MappingProxyType({
                 name: compose_network_name(networks.get(name, {"Name": name}), project)
-                for name in attached
+                for name in attached if name not in SWARM_OWN_NETWORKS
             }),
             process=ids,
-            test_id=service if by_service[service] == 1
-            else f"{service}-{labels.get(NUMBER_LABEL, attrs['Id'][:12])}",
+            test_id=_test_id(attrs, service, by_service[service]),
             inside=seen,
             engine_security=engine_security,
             engine_time=info.get("SystemTime") or "",
@@ -113,12 +132,29 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc"),
             setid_files=images[attrs["Image"]].setid_files,
         ))
     containers.sort(key=lambda c: c.test_id)
-    stack_networks = {
-        compose_network_name(n, project): freeze(n) for n in networks.values()
-        if (n.get("Labels") or {}).get(PROJECT_LABEL) == project
-    }
-    return Stack(project, tuple(containers), MappingProxyType(stack_networks),
-                 engine.host, engine.version)
+    return containers
+
+
+def _service(attrs: Mapping, project: str) -> str:
+    """The compose service, else the swarm service without the stack's prefix, else the name."""
+    labels = _labels(attrs)
+    if SERVICE_LABEL in labels:
+        return labels[SERVICE_LABEL]
+    if SWARM_SERVICE_LABEL in labels:
+        return labels[SWARM_SERVICE_LABEL].removeprefix(f"{project}_")
+    return attrs["Name"].lstrip("/")
+
+
+def _test_id(attrs: Mapping, service: str, replicas: int) -> str:
+    """The service for its only container; else the compose container number (`web-2`) or
+    the swarm slot (`web.2`, a global service's task by node)."""
+    labels = _labels(attrs)
+    task = labels.get(SWARM_TASK_LABEL)
+    if task:  # `stack_service.slot.taskid` or `stack_service.nodeid.taskid`
+        return f"{service}.{task.rsplit('.', 2)[-2]}"
+    if replicas == 1:
+        return service
+    return f"{service}-{labels.get(NUMBER_LABEL, attrs['Id'][:12])}"
 
 
 def _labels(attrs: Mapping) -> Mapping:

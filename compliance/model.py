@@ -1,9 +1,10 @@
 """The facts, pure data: the subjects a control judges and where each fact came from.
 
 A Subject is one thing a per-container control judges: a running container
-(the engine's `docker inspect` of it) or a declared service (its compose
-settings, shaped as compose would hand them to the engine, so the same check
-judges both). Every fact keeps its provenance: an inspect path for a running
+(the engine's `docker inspect` of it), a swarm task (its container inspected
+on its node, with what the service spec decides), or a declared service (its
+compose settings, shaped as compose would hand them to the engine, so the same
+check judges all three). Every fact keeps its provenance: an inspect path for a running
 container, `file:line` (the `origin` of each compose key) for a declared one.
 A Stack holds the subjects of one audit. Both are frozen: no check can change
 what another sees, and no repr shows an environment value.
@@ -19,6 +20,7 @@ from compliance.processes import Process
 
 RUNNING = "container"
 DECLARED = "declared service"
+SWARM_TASK = "swarm task"
 _EMPTY = MappingProxyType({})
 
 
@@ -73,6 +75,10 @@ class Subject:
     # a declared service's compose keys (`read_only`, `deploy.resources.limits.memory`) -> line
     origin: Mapping = field(default_factory=lambda: _EMPTY)
     location: Location | None = None  # a declared service's own line
+    node: str = ""  # a swarm task's node (hostname)
+    # why the container cannot be judged (its node's engine is unreachable, the task has no
+    # container): its controls are errors naming this, never passes
+    unavailable: str = ""
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name} ({self.service})>"

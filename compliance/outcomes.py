@@ -87,3 +87,4 @@ class Result:
     waiver: dict | None = None
     duration_s: float = 0.0
     location: dict | None = None  # a declared result's {"file", "line"}
+    node: str | None = None  # a swarm task's node

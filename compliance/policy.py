@@ -80,6 +80,7 @@ class Policy:
     vulnerability_max_age_days: int = 7
     vulnerability_forbid: tuple[str, ...] = ("CRITICAL", "HIGH")
     image_max_age_days: int = 35
+    swarm_nodes: dict[str, str] = field(default_factory=dict)  # node hostname or ID -> engine URL
     credential_env_patterns: tuple[str, ...] = (
         "PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY",
         "ENCRYPTION_KEY", "CREDENTIAL", "ACCESS_KEY",
@@ -157,7 +158,7 @@ class _Reader:
 
     def policy(self, data, sha256) -> Policy:
         top = {"stack", "defaults", "services", "networks", "flows", "database", "secrets",
-               "vulnerabilities", "images", "credential_env_patterns"}
+               "vulnerabilities", "images", "credential_env_patterns", "swarm"}
         data = self.mapping(data, (), top)
         defaults = self.service(data.get("defaults") or {}, ("defaults",), ServicePolicy())
         services = {}
@@ -192,6 +193,11 @@ class _Reader:
             if "max_age_days" in img:
                 kwargs["image_max_age_days"] = self.number(img["max_age_days"],
                                                            ("images", "max_age_days"))
+        if "swarm" in data:
+            swarm = self.mapping(data["swarm"], ("swarm",), {"nodes"})
+            nodes = self.mapping(swarm.get("nodes") or {}, ("swarm", "nodes"), swarm.get("nodes") or {})
+            kwargs["swarm_nodes"] = {str(node): self.string(url, ("swarm", "nodes", node))
+                                     for node, url in nodes.items()}
         if "credential_env_patterns" in data:
             path = ("credential_env_patterns",)
             kwargs["credential_env_patterns"] = tuple(

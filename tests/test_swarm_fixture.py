@@ -6,8 +6,10 @@ inside a frontend task (busybox nc) against a backend task on another node,
 over the stack's internal overlay network: only the stack's own addresses.
 """
 
+import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import docker
@@ -76,6 +78,73 @@ def test_task_reaches_task_on_another_node_over_internal_overlay(manager):
         ["sh", "-c", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {address} 8080"])
     assert code == 0 and re.match(rb"HTTP/1\.[01] 200", output), (
         f"{node_of[source['NodeID']]} -> {address} on {node_of[target['NodeID']]}: {code} {output!r}")
+
+
+# -- the suite on the swarm: every task on every node --------------------------------------
+
+POLICY = ROOT / "fixtures" / "stacks" / "swarm-passq" / "policy.yml"
+COMPOSE = ROOT / "fixtures" / "stacks" / "swarm-passq" / "compose.yml"
+
+
+def audit_swarm(tmp_path, *extra):
+    """The suite against the fixture's manager, as a user runs it; (exit, results by test)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", f"--rootdir={ROOT}", f"-c={ROOT / 'pytest.ini'}",
+         "--stack", STACK, f"--docker-host={engine('pq-node1')}", f"--policy={POLICY}",
+         f"--report-dir={tmp_path}", "--no-live", "-q", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    document = json.loads((tmp_path / "compliance.json").read_text())
+    return done, document
+
+
+def by_test(document) -> dict:
+    return {r["test"].split("::", 1)[1]: r for r in document["results"]}
+
+
+def test_the_suite_audits_every_task_on_every_node(manager, tmp_path):
+    done, document = audit_swarm(tmp_path, f"--compose-file={COMPOSE}")
+    results = by_test(document)
+    tasks = {r["test"].split("[", 1)[1].rstrip("]") for r in document["results"] if r["node"]}
+    assert tasks == {"frontend.1", "frontend.2", "backend.1", "backend.2", "backend.3", "db.1"}, tasks
+    assert {r["node"] for r in document["results"] if r["node"]} == NODES
+    # what the swarm runs, not what the file asked: security_opt ignored, tmpfs dropped
+    hrd01 = results["test_no_new_privileges[backend.1]"]
+    assert hrd01["outcome"] == "failed" and "kernel NoNewPrivs=0" in hrd01["evidence"]
+    assert results["test_writable_paths_tmpfs[frontend.1]"]["outcome"] == "failed"
+    assert results["test_writable_paths_tmpfs[backend.1]"]["outcome"] == "passed"  # volumes: tmpfs
+    net01 = results["test_ports_bound_to_allowed_hosts[frontend.1]"]
+    assert net01["outcome"] == "failed" and "routing mesh" in net01["evidence"]
+    assert results["test_restart_bounded[db.1]"]["outcome"] == "passed"
+    assert results["test_memory_limit[db.1]"]["outcome"] == "passed"
+    assert results["test_required_secrets_readable_inside[backend.2]"]["outcome"] == "passed"
+    assert results["test_running_and_healthy[db.1]"]["outcome"] == "passed"
+    assert results["test_internal_networks"]["outcome"] == "passed"
+    assert results["test_allowed_networks_only[backend.3]"]["outcome"] == "passed"
+    cmp01 = results["test_matches_declared[frontend.2]"]
+    assert cmp01["outcome"] == "failed" and "tmpfs: declared [/tmp], running []" in cmp01["evidence"]
+    assert "security_opt: declared [no-new-privileges:true], running []" in cmp01["evidence"]
+    assert "ports" not in cmp01["evidence"]  # the service publishes both, as declared
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_node_the_suite_cannot_reach_makes_its_tasks_errors_naming_it(manager, tmp_path):
+    done, document = audit_swarm(tmp_path, "--swarm",
+                                 "--node-engine", "pq-node2=unix:///nonexistent/pq-node2.sock")
+    on_node2 = [r for r in document["results"] if r["node"] == "pq-node2"]
+    assert on_node2 and all(r["outcome"] == "error" for r in on_node2), on_node2[:3]
+    assert all("pq-node2" in r["message"] for r in on_node2)
+    assert not any(r["outcome"] == "error" for r in document["results"] if r["node"] == "pq-node3")
+    assert done.returncode == 1
+
+
+def test_secret_values_reach_no_output(manager, tmp_path):
+    audit_swarm(tmp_path)
+    values = [p.read_text().strip() for p in (COMPOSE.parent / "secrets").iterdir()]
+    assert values and all(len(v) >= 32 for v in values)
+    for report in tmp_path.iterdir():
+        text = report.read_text(errors="replace")
+        assert not [v for v in values if v in text], report
 
 
 def test_down_leaves_nothing(manager):

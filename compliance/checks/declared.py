@@ -73,7 +73,7 @@ def settings(subject: Subject, declared: Subject) -> dict[str, str]:
     if not declared.networks and declared.host_config.get("NetworkMode"):  # `network_mode:`
         out["network_mode"] = _q(_network_mode(hc.get("NetworkMode") or "", declared))
     else:
-        out["ports"] = _list(_ports(hc))
+        out["ports"] = _list(_ports(subject))
         out["networks"] = _list(subject.networks.values())
     if declared.config.get("Healthcheck"):
         out.update(_healthcheck(config.get("Healthcheck") or {}, declared.config.get("Healthcheck") or {}))
@@ -126,8 +126,11 @@ def _network_mode(running: str, declared: Subject) -> str:
     return running
 
 
-def _ports(hc: Mapping):
-    for key, bindings in (hc.get("PortBindings") or {}).items():
+def _ports(subject: Subject):
+    """The published ports: a swarm task's are its service's (`Endpoint.Ports`), the
+    routing mesh's included, which no container inspect shows."""
+    published = (subject.attrs.get("Endpoint") or {}).get("Ports") or subject.host_config.get("PortBindings")
+    for key, bindings in (published or {}).items():
         target, _, protocol = key.partition("/")
         for binding in bindings or ():
             host_ip = binding.get("HostIp") or ""

@@ -7,7 +7,7 @@ devices) in host_paths.py, HRD-08 (the processes) in processes.py.
 import posixpath
 
 from compliance.checks.facts import decided, lookup, mounts, shown
-from compliance.model import Subject
+from compliance.model import SWARM_TASK, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import ServicePolicy
 
@@ -75,6 +75,11 @@ def _configured_no_new_privileges(container: Subject) -> Finding:
     if engine_default(container, NNP):
         return passed(f"HostConfig.SecurityOpt has no {NNP} entry; the engine's default sets it "
                       f"(docker info SecurityOptions name={NNP})")
+    if container.kind == SWARM_TASK:
+        return failed(f"should run with {NNP}: docker stack deploy ignores security_opt, so set "
+                      f"it as the node's engine default (dockerd --{NNP})",
+                      f"HostConfig.SecurityOpt has no {NNP} entry, and node {container.node}'s "
+                      f"docker info SecurityOptions lists no name={NNP}")
     if container.engine_security is None:
         return failed(f"should declare security_opt {NNP}:true (the engine it will run on, and "
                       "its defaults, cannot be seen before deployment)",

@@ -89,6 +89,11 @@ def running_and_healthy(container: Subject, restarts: tuple[str, ...] = ()) -> F
     engine's events), or that the engine restarted just before the snapshot, does not stay
     up, whatever the snapshot caught. A still-starting
     healthcheck cannot be judged yet: an error, never a pass."""
+    task = lookup(container.attrs, "Task", None)
+    if task and task.get("State") != "running":
+        return failed("should be running (the swarm task is not)",
+                      f"{shown('Task.Status.State', task.get('State'))}, "
+                      f"{shown('Task.Status.Err', task.get('Err'))} on node {task.get('Node')}")
     status = lookup(container.attrs, "State.Status")
     health = lookup(container.attrs, "State.Health", None)
     facts = [shown("State.Status", status)]

@@ -157,10 +157,13 @@ def dsn_sslmode(params: Mapping[str, str], env: Mapping[str, str]) -> tuple[str,
 def client_dsns(containers: Iterable[Subject]) -> tuple[list[Finding], list[str]]:
     """One Finding per PostgreSQL DSN found in a container's environment, and notes
     for `*_FILE` variables that may hold one (their files are not read)."""
-    findings, notes = [], []
+    findings, notes, seen = [], [], set()
     for container in containers:
         env = container.env
         for name, value in env.items():
+            if (container.service, name, value) in seen:  # another replica of the service
+                continue
+            seen.add((container.service, name, value))
             if name.upper().endswith("_FILE") and _DSN_FILE_NAME.search(name[:-5]):
                 notes.append(f"{container.service} {name}: a DSN in a file (not read, not judged)")
                 continue

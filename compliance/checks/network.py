@@ -16,24 +16,30 @@ PRIVILEGED_PORTS = 1024
 class Binding:
     """One published port, as one inspect section reports it."""
 
-    source: str  # "HostConfig.PortBindings" (declared) or "NetworkSettings.Ports" (in effect)
+    # "HostConfig.PortBindings" (declared), "NetworkSettings.Ports" (in effect) or, for a swarm
+    # task, "Endpoint.Ports" (its service's: ingress ones on every node)
+    source: str
     port: str  # container port, e.g. "8080/tcp"
     host_ip: str
     host_port: str
+    mode: str = ""  # a swarm port's PublishMode: ingress (the routing mesh) or host
 
     def __str__(self) -> str:
         ip = self.host_ip if self.host_ip else '""'
-        return f"{self.source} {self.port} -> {ip}:{self.host_port}"
+        mode = " (ingress: the routing mesh listens on every node)" if self.mode == "ingress" else \
+            f" ({self.mode} mode)" if self.mode else ""
+        return f"{self.source} {self.port} -> {ip}:{self.host_port}{mode}"
 
 
 def bindings(container: Subject) -> list[Binding]:
     """Published ports from both the declared bindings and the ones in effect: a container
-    on internal networks only publishes nothing, yet its declaration still asks for it."""
+    on internal networks only publishes nothing, yet its declaration still asks for it. A
+    swarm task's service publishes its own (`Endpoint.Ports`)."""
     found = []
-    for source in ("HostConfig.PortBindings", "NetworkSettings.Ports"):
+    for source in ("HostConfig.PortBindings", "NetworkSettings.Ports", "Endpoint.Ports"):
         for port, hosts in (lookup(container.attrs, source, None) or {}).items():
-            found += [Binding(source, port, h.get("HostIp") or "", h.get("HostPort") or "")
-                      for h in hosts or ()]
+            found += [Binding(source, port, h.get("HostIp") or "", h.get("HostPort") or "",
+                              h.get("PublishMode") or "") for h in hosts or ()]
     return found
 
 
@@ -69,7 +75,10 @@ def allowed_networks_only(container: Subject, policy: ServicePolicy) -> Finding:
     compose network name, and never the engine's default bridge (CIS 5.30: one flat network
     with every container started without a network), whatever the policy lists."""
     mode = network_mode(container.attrs)
-    if mode in ("default", DEFAULT_BRIDGE) or DEFAULT_BRIDGE in container.networks:
+    # "default" is the bridge only for a container on no other network: a swarm task on
+    # overlays keeps NetworkMode "default"
+    if mode == DEFAULT_BRIDGE or DEFAULT_BRIDGE in container.networks or (
+            mode == "default" and not container.networks):
         return failed("should not join the engine's default bridge network",
                       f"{shown('HostConfig.NetworkMode', mode)}, "
                       f"{shown('engine networks', sorted(container.networks))}")

@@ -111,7 +111,8 @@ def results_table_row(report, cells) -> None:
         f'{e(record["title"])}<div class="passq-test">{e(record["test"])}</div></td>',
         f'<td class="col-severity">{e(record["severity"])}</td>',
         f'<td class="col-service">{e(record["service"] or "(stack)")}</td>',
-        f'<td class="col-container">{e(record["container"])}</td>',
+        f'<td class="col-container">{e(record["container"])}'
+        f'{" on " + e(record["node"]) if record.get("node") else ""}</td>',
         f'<td class="col-outcome"><span class="o-{e(record["outcome"])}">{_label(record, e)}</span></td>',
         f"<td>{_evidence(record, e)}</td>",
         cells[-1],

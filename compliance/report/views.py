@@ -30,7 +30,7 @@ def record(result) -> dict:
         "service": result.service, "container": result.container, "outcome": result.outcome,
         "evidence": result.evidence, "remediation": control.remediation, "waiver": result.waiver,
         "message": result.message, "test": result.nodeid, "duration_s": result.duration_s,
-        "location": result.location,
+        "location": result.location, "node": result.node,
     }
 
 
