@@ -26,7 +26,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_VERSION = "0.36.2"
-LINT_VENV = ROOT / "benchmarks" / ".compose-lint-venv"
+LINT_VENV = Path.home() / ".cache" / "passq-compliance" / f"compose-lint-{LINT_VERSION}"
 POLICY = ROOT / "benchmarks" / "static-policy.yml"
 TARGET_S = 0.4
 

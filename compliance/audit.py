@@ -51,6 +51,7 @@ class Audit:
         self._watch: Watch | None = None
         self._declared = None  # the compose model of --compose-file, once loaded
         self._declared_stack = None  # its services as Subjects
+        self.nodes: dict = {}  # a swarm stack's node engines, by hostname (the probes run there)
         self._vulnerability_reports = None
         self._waivers: waivers.WaiverFile | None = None
         self.redact = Redactor()
@@ -116,7 +117,9 @@ class Audit:
             except inventory.InventoryError:
                 if not swarm.is_manager(self._engine):
                     raise
-        return swarm.take(self._engine, self.stack_name, self.node_engines(policy), resolve=resolve)
+        stack, self.nodes = swarm.take(self._engine, self.stack_name, self.node_engines(policy),
+                                       resolve=resolve)
+        return stack
 
     def node_engines(self, policy) -> dict[str, str]:
         """Swarm node -> engine URL: the policy's swarm.nodes, then --node-engine NODE=URL."""

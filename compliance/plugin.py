@@ -221,13 +221,12 @@ def stack(pytestconfig):
 @pytest.fixture(scope="session")
 def live(request, pytestconfig, stack, policy):
     """The live probes of this run (NET-04, NET-05, HRD-02's write probe), probed on first use:
-    every kind a selected test reads at once, their probe containers in one pool."""
+    every kind a selected test reads at once, their probe containers in one pool; a swarm
+    task's on its node's engine."""
     if pytestconfig.getoption("no_live"):
         pytest.skip("live probes disabled (--no-live)")
-    if any(c.node for c in stack.containers):
-        pytest.skip("live probes are not run on a swarm yet: each would have to start on its "
-                    "task's node (the configuration checks still apply)")
-    runner = probes.ProbeRunner(pytestconfig.stash[AUDIT].engine, pytestconfig.getoption("probe_image"))
+    audit = pytestconfig.stash[AUDIT]
+    runner = probes.ProbeRunner(audit.engine, pytestconfig.getoption("probe_image"), nodes=audit.nodes)
     observed = probes.Live(runner, stack, policy, together=_live_kinds(request.session.items))
     yield observed
     observed.close()

@@ -91,7 +91,7 @@ def audit_swarm(tmp_path, *extra):
     done = subprocess.run(
         [sys.executable, "-m", "pytest", f"--rootdir={ROOT}", f"-c={ROOT / 'pytest.ini'}",
          "--stack", STACK, f"--docker-host={engine('pq-node1')}", f"--policy={POLICY}",
-         f"--report-dir={tmp_path}", "--no-live", "-q", *extra],
+         f"--report-dir={tmp_path}", "-q", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     document = json.loads((tmp_path / "compliance.json").read_text())
     return done, document
@@ -118,6 +118,17 @@ def test_the_suite_audits_every_task_on_every_node(manager, tmp_path):
     assert results["test_memory_limit[db.1]"]["outcome"] == "passed"
     assert results["test_required_secrets_readable_inside[backend.2]"]["outcome"] == "passed"
     assert results["test_running_and_healthy[db.1]"]["outcome"] == "passed"
+    # the live proofs, each from its task's node: flows over the overlays, across nodes
+    net04 = results["test_flows_live"]
+    assert net04["outcome"] == "passed", net04
+    assert "deny frontend -> db:5432: blocked" in net04["evidence"]
+    assert "allow backend -> db:5432: connected" in net04["evidence"]
+    assert "answered 'N'" in results["test_database_tls_live"]["evidence"]  # no TLS in the db
+    assert results["test_read_only_rootfs_live[db.1]"]["outcome"] == "passed"
+    for node in NODES:
+        left = docker.APIClient(base_url=engine(node), version="auto").containers(
+            all=True, filters={"label": "passq-compliance.probe"})
+        assert not left, (node, left)
     assert results["test_internal_networks"]["outcome"] == "passed"
     assert results["test_allowed_networks_only[backend.3]"]["outcome"] == "passed"
     cmp01 = results["test_matches_declared[frontend.2]"]
@@ -129,7 +140,7 @@ def test_the_suite_audits_every_task_on_every_node(manager, tmp_path):
 
 
 def test_a_node_the_suite_cannot_reach_makes_its_tasks_errors_naming_it(manager, tmp_path):
-    done, document = audit_swarm(tmp_path, "--swarm",
+    done, document = audit_swarm(tmp_path, "--swarm", "--no-live",
                                  "--node-engine", "pq-node2=unix:///nonexistent/pq-node2.sock")
     on_node2 = [r for r in document["results"] if r["node"] == "pq-node2"]
     assert on_node2 and all(r["outcome"] == "error" for r in on_node2), on_node2[:3]
@@ -139,7 +150,7 @@ def test_a_node_the_suite_cannot_reach_makes_its_tasks_errors_naming_it(manager,
 
 
 def test_secret_values_reach_no_output(manager, tmp_path):
-    audit_swarm(tmp_path)
+    audit_swarm(tmp_path, "--no-live")
     values = [p.read_text().strip() for p in (COMPOSE.parent / "secrets").iterdir()]
     assert values and all(len(v) >= 32 for v in values)
     for report in tmp_path.iterdir():

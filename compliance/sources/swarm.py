@@ -17,7 +17,8 @@ checks judge it unchanged:
   `File.UID`/`GID`/`Mode`);
 - `Task`: the task's state, error and node.
 
-A task whose node cannot be reached, or that has no container, is a Subject whose
+The live probes of a task run on its node's engine (ProbeRunner's `nodes`). A task
+whose node cannot be reached, or that has no container, is a Subject whose
 `unavailable` says why: its controls are errors, except HLT-02, which judges a task
 that is not running by its state. Secret values are never read: the API has none.
 """
@@ -46,9 +47,10 @@ def is_manager(engine: Engine) -> bool:
 
 def take(manager: Engine, stack: str, node_engines: Mapping[str, str], proc: Path = Path("/proc"),
          layer_cache: Path | None = None, resolve=(),
-         connect: Callable[[str], Engine] = engines.connect) -> Stack:
-    """Every current task of `stack` as a Subject; `node_engines`: node hostname or ID ->
-    engine URL (the manager's own node needs none)."""
+         connect: Callable[[str], Engine] = engines.connect) -> tuple[Stack, dict[str, Engine]]:
+    """Every current task of `stack` as a Subject, and the engine of each node reached (by
+    hostname: the live probes run there); `node_engines`: node hostname or ID -> engine URL
+    (the manager's own node needs none)."""
     api = manager.api
     services = api.services(filters={"label": f"{STACK_LABEL}={stack}"})
     if not services:
@@ -59,19 +61,21 @@ def take(manager: Engine, stack: str, node_engines: Mapping[str, str], proc: Pat
     nodes = {n["ID"]: n for n in api.nodes()}
     own_node = (manager.info().get("Swarm") or {}).get("NodeID")
     networks = {n["Name"]: n for n in api.networks(filters={"label": f"{STACK_LABEL}={stack}"})}
-    subjects = []
+    subjects, reached = [], {}
     for node_id in sorted({t.get("NodeID") or "" for t in tasks}):
         on_node = [t for t in tasks if (t.get("NodeID") or "") == node_id]
         hostname = node_name(nodes.get(node_id), node_id)
         url = node_engines.get(hostname) or node_engines.get(node_id) or (
             manager.host if node_id == own_node else None)
         engine, why = _node_engine(manager, node_id == own_node, hostname, url, connect)
+        if engine is not None:
+            reached[hostname] = engine
         subjects += _tasks_on(engine, why, on_node, by_id, hostname, stack, networks, proc,
                               layer_cache, resolve)
     subjects.sort(key=lambda s: s.test_id)
     stack_networks = {compose_network_name(n, stack): freeze(n) for n in networks.values()}
     return Stack(stack, tuple(subjects), MappingProxyType(stack_networks), manager.host,
-                 manager.version)
+                 manager.version), reached
 
 
 def current_tasks(tasks) -> list[dict]:

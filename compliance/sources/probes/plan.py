@@ -54,7 +54,8 @@ def connects_batch(runner: ProbeRunner, jobs: list[tuple[Subject, list[tuple[str
         for attempt_id, address, port in attempts:
             check_target(address, allowed)
             args += [attempt_id, address, str(port)]
-        specs.append(Spec(CONNECT_SCRIPT, tuple(args), network_mode=f"container:{source.id}"))
+        specs.append(Spec(CONNECT_SCRIPT, tuple(args), network_mode=f"container:{source.id}",
+                          node=source.node))
     return Batch(specs, lambda outs: [
         out if isinstance(out, ProbeError) else parsed(parse_connects, out) for out in outs])
 
@@ -65,7 +66,7 @@ def ssl_batch(runner: ProbeRunner, container: Subject, targets: list[str], port:
         check_target(address, allowed)
     spec = Spec(SSL_SCRIPT, (str(runner.connect_timeout), str(port), *targets),
                  network_mode=f"container:{container.id}",
-                 environment={"PROBE_SSL": SSL_EXCHANGE})
+                 environment={"PROBE_SSL": SSL_EXCHANGE}, node=container.node)
     return Batch([spec], lambda outs: outs[0] if isinstance(outs[0], ProbeError)
                   else parsed(parse_ssl, outs[0]))
 
@@ -120,7 +121,7 @@ def write_spec(container: Subject, path: str) -> Spec:
     return Spec(
         WRITE_SCRIPT, (pid, check, path.lstrip("/")), network_mode="none", pid_mode=mode,
         user=str(container.process), cap_add=tuple(host_config.get("CapAdd") or ()),
-        cap_drop=tuple(host_config.get("CapDrop") or ()),
+        cap_drop=tuple(host_config.get("CapDrop") or ()), node=container.node,
     )
 
 

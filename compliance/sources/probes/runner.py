@@ -47,6 +47,7 @@ class Spec:
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ("ALL",)
     environment: Mapping | None = None
+    node: str = ""  # the swarm node whose engine runs it (its target's); "" the audited engine
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,15 @@ class Batch:
 
 
 class ProbeRunner:
-    """Runs probe containers on one engine, concurrently, and always cleans up."""
+    """Runs probe containers, concurrently, and always cleans up: on the audited engine, or
+    for a swarm task on its node's engine (`nodes`: node hostname -> Engine), since a probe
+    joins its target's namespaces and those exist on that node only."""
 
     def __init__(self, engine: Engine, image: str = PROBE_IMAGE, *, workers: int = WORKERS,
                  connect_timeout: int = CONNECT_TIMEOUT_S, deadline: float = DEADLINE_S,
-                 run_id: str | None = None):
+                 run_id: str | None = None, nodes: Mapping[str, Engine] | None = None):
         self.engine = engine
-        self.api = engine.api
+        self.engines = {**(nodes or {}), "": engine}
         self.image = image
         self.workers = workers
         self.connect_timeout = connect_timeout
@@ -74,9 +77,9 @@ class ProbeRunner:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._lock = threading.Lock()
-        self._live: set[str] = set()
+        self._live: set[tuple[str, str]] = set()  # (node, probe container id)
         self._cancel = threading.Event()
-        self._checked_image = False
+        self._checked_image: set[str] = set()  # nodes whose engine has the probe image
         self.swept: list[str] = []
 
     @property
@@ -89,14 +92,15 @@ class ProbeRunner:
         """Remove probe containers of earlier runs: their owner process is gone (this
         host), or they are older than any probe can live. A concurrent run's probes stay."""
         removed = []
-        for listed in self.api.containers(all=True, filters={"label": PROBE_LABEL}):
-            labels = listed.get("Labels") or {}
-            if labels.get(PROBE_LABEL) == self.run_id:
-                continue
-            if owner_gone(labels.get(OWNER_LABEL, "")) or (
-                    time.time() - listed.get("Created", 0) > STALE_AFTER_S):
-                self._remove(listed["Id"])
-                removed.append(listed["Id"][:12])
+        for node, engine in self.engines.items():
+            for listed in engine.api.containers(all=True, filters={"label": PROBE_LABEL}):
+                labels = listed.get("Labels") or {}
+                if labels.get(PROBE_LABEL) == self.run_id:
+                    continue
+                if owner_gone(labels.get(OWNER_LABEL, "")) or (
+                        time.time() - listed.get("Created", 0) > STALE_AFTER_S):
+                    self._remove(listed["Id"], node)
+                    removed.append(listed["Id"][:12])
         self.swept = removed
         return removed
 
@@ -104,37 +108,39 @@ class ProbeRunner:
         """Remove every probe container of this run (also ones still being created)."""
         with self._lock:
             known = set(self._live)
-        for container_id in known:
-            self._remove(container_id)
-        try:
-            leftovers = self.api.containers(all=True, filters={"label": f"{PROBE_LABEL}={self.run_id}"})
-        except (docker.errors.APIError, requests.RequestException):
-            return
-        for listed in leftovers:
-            self._remove(listed["Id"])
+        for node, container_id in known:
+            self._remove(container_id, node)
+        for node, engine in self.engines.items():
+            try:
+                leftovers = engine.api.containers(all=True,
+                                                  filters={"label": f"{PROBE_LABEL}={self.run_id}"})
+            except (docker.errors.APIError, requests.RequestException):
+                continue
+            for listed in leftovers:
+                self._remove(listed["Id"], node)
 
-    def _remove(self, container_id: str) -> bool:
+    def _remove(self, container_id: str, node: str = "") -> bool:
         """Force-remove one probe container; False when the engine refused (it stays
         listed under this run's label, so cleanup() and the next run retry)."""
         try:
-            self.api.remove_container(container_id, force=True)
+            self.engines[node].api.remove_container(container_id, force=True)
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError as exc:  # 409: removal already in progress (auto-remove)
-            if exc.status_code != 409 or not self._gone(container_id):
+            if exc.status_code != 409 or not self._gone(container_id, node):
                 return False
         except (requests.RequestException, OSError):
             return False
         with self._lock:
-            self._live.discard(container_id)
+            self._live.discard((node, container_id))
         return True
 
-    def _gone(self, container_id: str, wait_s: float = 5.0) -> bool:
+    def _gone(self, container_id: str, node: str = "", wait_s: float = 5.0) -> bool:
         """Wait for the engine's own removal (auto-remove) to finish."""
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             try:
-                self.api.inspect_container(container_id)
+                self.engines[node].api.inspect_container(container_id)
             except docker.errors.NotFound:
                 return True
             except (docker.errors.APIError, requests.RequestException, OSError):
@@ -142,23 +148,25 @@ class ProbeRunner:
             time.sleep(0.05)
         return False
 
-    def _ensure_image(self) -> None:
-        if self._checked_image:
+    def _ensure_image(self, node: str = "") -> None:
+        if node in self._checked_image:
             return
+        engine = self.engines[node]
         try:
-            self.api.inspect_image(self.image)
+            engine.api.inspect_image(self.image)
         except docker.errors.NotFound:
-            raise ProbeError(f"probe image {self.image} is not on the engine at {self.engine.host} "
+            raise ProbeError(f"probe image {self.image} is not on the engine at {engine.host} "
                              "(build it: scripts/build-fixture-images busybox, or pass "
                              "--probe-image)") from None
-        self._checked_image = True
+        self._checked_image.add(node)
 
     # -- running -------------------------------------------------------------------
 
     def run(self, specs: list[Spec]) -> list[str | ProbeError]:
         """Run the probes concurrently; each yields its output, or the ProbeError that
         stopped it. Ctrl-C or SIGTERM kills and removes every probe of this run."""
-        self._ensure_image()
+        for node in ["", *sorted({spec.node for spec in specs} - {""})]:
+            self._ensure_image(node)
         if not specs:
             return []
         pool = ThreadPoolExecutor(min(self.workers, len(specs)), thread_name_prefix="probe")
@@ -193,7 +201,9 @@ class ProbeRunner:
     def _one(self, spec: Spec) -> str:
         if self._cancel.is_set():
             raise ProbeError("cancelled")
-        api = self.api
+        if spec.node not in self.engines:
+            raise ProbeError(f"no engine of node {spec.node} to run the probe on")
+        api = self.engines[spec.node].api
         host_config = api.create_host_config(
             network_mode=spec.network_mode, pid_mode=spec.pid_mode, auto_remove=True,
             read_only=True, cap_add=list(spec.cap_add) or None,
@@ -211,11 +221,11 @@ class ProbeRunner:
             )
             container_id = created["Id"]
             with self._lock:
-                self._live.add(container_id)
+                self._live.add((spec.node, container_id))
             if self._cancel.is_set():
                 raise ProbeError("cancelled")
             stream = api.attach(container_id, stdout=True, stderr=True, stream=True, logs=True)
-            timer = threading.Timer(self.deadline, self._remove, (container_id,))
+            timer = threading.Timer(self.deadline, self._remove, (container_id, spec.node))
             timer.daemon = True
             started = time.monotonic()
             api.start(container_id)
@@ -228,7 +238,7 @@ class ProbeRunner:
             if timer is not None:
                 timer.cancel()
             if container_id is not None:
-                self._remove(container_id)
+                self._remove(container_id, spec.node)
 
     # -- the probes -----------------------------------------------------------------
 
