@@ -140,6 +140,7 @@ class Stack:
     origin: Mapping = field(default_factory=lambda: _EMPTY)  # declared: `networks`, `secrets` -> line
     location: Location | None = None  # declared: the first compose file
     source: str = ""  # declared: the compose files and the profiles they were read with
+    swarm_secrets: tuple[str, ...] | None = None  # a swarm stack: the names of the swarm's secrets
 
     def __repr__(self) -> str:
         return f"<Stack {self.name}: {len(self.containers)} containers>"

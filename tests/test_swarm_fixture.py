@@ -131,6 +131,8 @@ def test_the_suite_audits_every_task_on_every_node(manager, tmp_path):
         assert not left, (node, left)
     assert results["test_internal_networks"]["outcome"] == "passed"
     assert results["test_allowed_networks_only[backend.3]"]["outcome"] == "passed"
+    sec03 = results["test_secret_files_private"]
+    assert sec03["outcome"] == "passed" and "swarm secret passq_jwt_secret: exists" in sec03["evidence"]
     cmp01 = results["test_matches_declared[frontend.2]"]
     assert cmp01["outcome"] == "failed" and "tmpfs: declared [/tmp], running []" in cmp01["evidence"]
     assert "security_opt: declared [no-new-privileges:true], running []" in cmp01["evidence"]

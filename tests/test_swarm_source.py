@@ -7,8 +7,9 @@ The whole source against a real swarm is in tests/test_swarm_audit.py.
 import json
 from pathlib import Path
 
-from compliance.checks import hardening, health, network, resources, secrets
-from compliance.model import SWARM_TASK, Subject, freeze
+from compliance import secret_files
+from compliance.checks import declared, hardening, health, network, resources, secrets
+from compliance.model import SWARM_TASK, Stack, Subject, freeze
 from compliance.policy import ServicePolicy
 from compliance.sources import swarm
 
@@ -104,3 +105,17 @@ def test_a_task_on_overlays_is_not_on_the_default_bridge():
         {name: name.removeprefix("passq_") for name in attached if name != "ingress"})})
     policy = ServicePolicy(networks=("backend_network", "database_network"))
     assert network.allowed_networks_only(subject, policy).outcome == "passed"
+
+
+def test_sec_03_finds_each_declared_secret_in_the_swarm(tmp_path):
+    path = tmp_path / "jwt_secret"
+    path.write_text("x" * 48)
+    path.chmod(0o600)
+    files = [secret_files.inspect("jwt_secret", path)]
+    swarm_stack = Stack("passq", (), freeze({}), "", "", swarm_secrets=("passq_postgres_password",))
+    finding = declared.secret_files_private(files, 32, swarm_stack)
+    assert finding.outcome == "failed"
+    assert "swarm secret passq_jwt_secret: not in the swarm of stack passq" in finding.evidence
+    present = Stack("passq", (), freeze({}), "", "", swarm_secrets=("passq_jwt_secret",))
+    found = declared.secret_files_private(files, 32, present)
+    assert "swarm secret passq_jwt_secret: exists" in found.evidence

@@ -30,11 +30,12 @@ def test_declared_image_pinned(declared_service, policy, verdict):
 
 
 @pytest.mark.control("SEC-03")
-def test_secret_files_private(secret_files, policy, verdict):
+def test_secret_files_private(secret_files, policy, stack, verdict):
     """Secret files are private and strong.
 
     Each secret file the compose `secrets:` section or the policy names exists,
     is mode 600 or stricter, holds enough bytes, is no placeholder and is not
-    tracked by git. Evidence names the file and the failed property, never the content.
+    tracked by git; on a swarm, each exists as a swarm secret. Evidence names the
+    file and the failed property, never the content.
     """
-    verdict(declared.secret_files_private(secret_files, policy.secrets_min_bytes))
+    verdict(declared.secret_files_private(secret_files, policy.secrets_min_bytes, stack))

@@ -158,12 +158,16 @@ def _test(test) -> str:
 
 # -- SEC-03 -------------------------------------------------------------------------------
 
-def secret_files_private(files, min_bytes: int) -> Finding:
+def secret_files_private(files, min_bytes: int, stack: Stack | None = None) -> Finding:
     """SEC-03: every named secret file exists, is a regular file, is mode 600 or stricter,
-    holds at least `min_bytes`, is no placeholder and is not tracked by git."""
+    holds at least `min_bytes`, is no placeholder and is not tracked by git. On a swarm
+    stack each secret the compose files declare also exists in the swarm, as `docker stack
+    deploy` names it (`<stack>_<name>`; its value is never read)."""
     if not files:
         return not_applicable("neither the compose files nor the policy name a secret file")
     findings = [_secret_file(f, min_bytes) for f in files]
+    if stack is not None and stack.swarm_secrets is not None:
+        findings += [_in_swarm(f"{stack.name}_{f.name}", stack) for f in files if f.source == "compose"]
     combined = worst(findings)
     if combined.outcome == "failed":
         bad = [f.message for f in findings if f.outcome == "failed"]
@@ -171,6 +175,13 @@ def secret_files_private(files, min_bytes: int) -> Finding:
                       f"at least {min_bytes} bytes, no placeholder and not tracked by git "
                       f"({len(bad)} of {len(files)} are not)", combined.evidence)
     return combined
+
+
+def _in_swarm(name: str, stack: Stack) -> Finding:
+    if name in stack.swarm_secrets:
+        return passed(f"swarm secret {name}: exists")
+    return failed(f"should create secret {name} in the swarm (docker stack deploy)",
+                  f"swarm secret {name}: not in the swarm of stack {stack.name}")
 
 
 def _secret_file(f, min_bytes: int) -> Finding:

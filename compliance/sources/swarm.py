@@ -74,8 +74,9 @@ def take(manager: Engine, stack: str, node_engines: Mapping[str, str], proc: Pat
                               layer_cache, resolve)
     subjects.sort(key=lambda s: s.test_id)
     stack_networks = {compose_network_name(n, stack): freeze(n) for n in networks.values()}
+    secrets = tuple(sorted(x["Spec"]["Name"] for x in api.secrets()))  # names only: no value
     return Stack(stack, tuple(subjects), MappingProxyType(stack_networks), manager.host,
-                 manager.version), reached
+                 manager.version, swarm_secrets=secrets), reached
 
 
 def current_tasks(tasks) -> list[dict]:
