@@ -375,7 +375,7 @@ class Audit:
             "duration_s": round((self.finished or time.time()) - self.started, 3),
             "engine": {"host": self._engine.host if self._engine else None,
                        "version": self._engine.version if self._engine else None,
-                       "api_calls": self._engine.calls.count if self._engine else 0},
+                       "api_calls": sum(e.calls.count for e in self._engines())},
             "policy": {"path": str(self.policy_path),
                        "sha256": self._policy.sha256 if self._policy else None},
             "images": sorted({(c.image_ref, ", ".join(c.image_digests) or c.attrs["Image"])
@@ -384,6 +384,12 @@ class Audit:
                         "sha256": self._waivers.sha256 if self._waivers else None},
             "suite_version": __version__,
         }
+
+    def _engines(self) -> list:
+        """Every engine the run asked: the audited one and a swarm's other nodes'."""
+        if self._engine is None:
+            return []
+        return [self._engine, *(e for e in self.nodes.values() if e is not self._engine)]
 
     def _scans(self) -> Scans | None:
         """IMG-02's evidence for the reports, when it was evaluated on a running stack."""
