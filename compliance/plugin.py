@@ -421,6 +421,12 @@ def _reason(report, call) -> str:
     return f"{call.excinfo.typename}: {call.excinfo.value}"[:500]
 
 
+def pytest_sessionstart(session):
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        session.config.pluginmanager.register(terminal.QuietPasses(reporter), "passq-quiet-passes")
+
+
 def pytest_report_teststatus(report, config):
     outcome = getattr(report, "compliance_outcome", None)
     if outcome == "error" and report.when == "call":

@@ -6,6 +6,7 @@ audited against changed copies of its compose file and after a container was
 recreated by hand.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from compliance import compose, controls
@@ -200,3 +202,33 @@ def test_static_verdicts_are_the_live_ones_on_weak(tmp_path):
                for r in document["results"] if r["outcome"] == "failed")
     assert document["stack"] is None and document["static"] is True
     assert [f["path"] for f in document["compose_files"]] == ["fixtures/stacks/weak/compose.yml"]
+
+
+@pytest.mark.skipif(not (WEAK / "compose.yml").is_file(), reason="the weak fixture stack is not there")
+def test_a_static_report_points_each_result_at_its_file_and_line(tmp_path):
+    """SARIF 2.1.0 with a relative artifact URI and a start line for every declared result, so
+    a code-scanning upload annotates the pull request; the JSON names the file, its SHA-256 and
+    each result's line, the HTML its file:line."""
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/passq-no-engine.sock")
+    audit("--static-only", f"--policy={WEAK / 'policy.yml'}", f"--compose-file={WEAK / 'compose.yml'}",
+          env=env, report_dir=tmp_path)
+    schema = json.loads((ROOT / "tests" / "schemas" / "sarif-schema-2.1.0.json").read_text())
+    sarif = json.loads((tmp_path / "compliance.sarif").read_text())
+    errors = list(jsonschema.Draft7Validator(schema).iter_errors(sarif))
+    assert not errors, [e.message for e in errors]
+    results = sarif["runs"][0]["results"]
+    assert results
+    for result in results:
+        physical = result["locations"][0]["physicalLocation"]
+        assert physical["artifactLocation"]["uri"] == "fixtures/stacks/weak/compose.yml"
+        assert physical["region"]["startLine"] >= 1
+    document = json.loads((tmp_path / "compliance.json").read_text())
+    digest = hashlib.sha256((WEAK / "compose.yml").read_bytes()).hexdigest()
+    assert document["compose_files"] == [{"path": "fixtures/stacks/weak/compose.yml", "sha256": digest}]
+    assert document["judged"] == "static audit of fixtures/stacks/weak/compose.yml"
+    lines = (WEAK / "compose.yml").read_text().splitlines()
+    read_only = next(r for r in document["results"] if r["test"].endswith("test_read_only_rootfs[sidecar]"))
+    assert lines[read_only["location"]["line"] - 1].strip().startswith(("read_only", "sidecar:"))
+    html = (tmp_path / "compliance.html").read_text()
+    assert f"fixtures/stacks/weak/compose.yml:{read_only['location']['line']}" in html
+    assert "no stack" not in html
