@@ -89,6 +89,9 @@ def allowed_networks_only(container: Subject, policy: ServicePolicy) -> Finding:
                       shown("HostConfig.NetworkMode", mode))
     if mode == "none":
         return passed(f"{shown('HostConfig.NetworkMode', mode)} (no network)")
+    if mode.startswith("service:") and container.declared:  # compose's network_mode: service:x
+        return not_applicable(f"the service shares service {mode.split(':', 1)[1]}'s network "
+                              "namespace; that service's networks are judged")
     if mode.startswith("container:"):
         return undecided("the container shares another container's network namespace; "
                          "that container's networks decide", shown("HostConfig.NetworkMode", mode))
