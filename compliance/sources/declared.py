@@ -103,7 +103,7 @@ def stack(model: Model) -> Stack:
                              "Internal": bool((spec or {}).get("internal")),
                              "External": bool((spec or {}).get("external"))})
                 for key, spec in written.items()}
-    origin = {f"{section}": where for section in ("networks", "secrets", "services")
+    origin = {section: where for section in ("networks", "secrets", "services")
               if (where := model.locate((section,)))}
     return Stack(model.name, subjects, MappingProxyType(networks), "", "",
                  origin=MappingProxyType(origin), location=first,
