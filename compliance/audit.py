@@ -11,19 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance import (
-    __version__,
-    compose,
-    controls,
-    engine,
-    inventory,
-    report,
-    scans,
-    secret_files,
-    trivy,
-    waivers,
-)
-from compliance.changes import Watch
+from compliance import __version__, controls, report, scans, waivers
 from compliance.checks.facts import mounts
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
@@ -31,10 +19,12 @@ from compliance.record import AuditRecord
 from compliance.redact import SECRETS_DIR, Redactor, file_secrets
 from compliance.report import views
 from compliance.scans import Scans
+from compliance.sources import compose, compose_files, engine, secret_files, swarm, trivy
 from compliance.sources import declared as declared_source
-from compliance.sources import swarm
+from compliance.sources.changes import Watch
 
 WAIVER = pytest.StashKey[dict]()
+AUDIT = pytest.StashKey["Audit"]()  # the run's one Audit, in config.stash
 MAX_SECRETS_DIR_FILES = 256  # files of the policy's secrets directory the redactor reads
 
 
@@ -98,7 +88,7 @@ class Audit:
             # Opened before the snapshot, so no change after it goes unnoticed.
             self._watch = Watch(self._engine, self.stack_name)
             self._stack = self._take(policy)
-        except (engine.EngineError, inventory.InventoryError) as exc:
+        except (engine.EngineError, compose.InventoryError) as exc:
             self.failure = f"stack {self.stack_name!r}: {exc}"
             self.close()
             return None
@@ -113,8 +103,8 @@ class Audit:
         resolve = policy.all_writable_paths()
         if not self.option("swarm"):
             try:
-                return inventory.take(self._engine, self.stack_name, resolve=resolve)
-            except inventory.InventoryError:
+                return compose.take(self._engine, self.stack_name, resolve=resolve)
+            except compose.InventoryError:
                 if not swarm.is_manager(self._engine):
                     raise
         stack, self.nodes = swarm.take(self._engine, self.stack_name, self.node_engines(policy),
@@ -160,8 +150,8 @@ class Audit:
         if self._declared is not None or not files or self.failure is not None:
             return self._declared
         try:
-            self._declared = compose.load(files)
-        except compose.ComposeError as exc:
+            self._declared = compose_files.load(files)
+        except compose_files.ComposeError as exc:
             self.failure = str(exc)
             return None
         self._learn_secrets()

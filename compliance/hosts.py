@@ -19,6 +19,7 @@ import os
 import pytest
 import testinfra
 
+from compliance.audit import AUDIT
 from compliance.sources import inside
 
 
@@ -37,8 +38,6 @@ def host(request, pytestconfig):
 def engine_host(pytestconfig):
     """The engine's host as a testinfra host: `local://` for a local socket, `ssh://` when
     the engine is reached over ssh; skipped for a tcp:// engine, which offers none."""
-    from compliance.plugin import AUDIT
-
     engine = pytestconfig.stash[AUDIT].engine
     seen = inside.engine_host(engine) if engine else None
     if seen is None:

@@ -4,7 +4,7 @@ What the engine was asked for (inspect) and what the kernel enforces can
 differ: an engine-wide `--no-new-privileges` never shows in `SecurityOpt`, a
 privileged container runs without seccomp, a capability set is what the
 kernel holds, not what compose listed. This module only parses; reading the
-file is the inventory's job, judging it the checks'.
+file is a source's job (sources/inside.py), judging it the checks'.
 """
 
 import re

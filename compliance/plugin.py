@@ -1,4 +1,4 @@
-"""The pytest plugin: options, the one inventory, parametrization, outcomes, the gate.
+"""The pytest plugin: options, the one snapshot, parametrization, outcomes, the gate.
 
 Hooks and fixtures only; what a control decides lives in compliance/checks,
 what a control is lives in compliance/controls.
@@ -13,13 +13,12 @@ import pytest
 from pytest_metadata.plugin import metadata_key
 
 from compliance import controls, hosts, outcomes
-from compliance.audit import Audit
+from compliance.audit import AUDIT, Audit
 from compliance.outcomes import ControlError, ControlFailed, Result
 from compliance.report import html, outputs, scrub, terminal
 from compliance.sources import declared as declared_source
 from compliance.sources import probes
 
-AUDIT = pytest.StashKey[Audit]()
 FINDING = pytest.StashKey[object]()
 HTML_REPORT = pytest.StashKey[object]()  # pytest-html's report data, to title it at the end
 PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--compose-file")

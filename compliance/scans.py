@@ -1,7 +1,7 @@
 """Vulnerability scans as data: Trivy's reports and `.trivyignore` as read, matched to
 running images and counted, and the run's scans of its images.
 
-Pure: compliance/trivy.py reads the files (and runs trivy for --scan); the
+Pure: compliance/sources/trivy.py reads the files (and runs trivy for --scan); the
 checks (IMG-02, IMG-03) and the reports judge and render what is here. The
 run's `Scans` are taken once when the audit ends and kept in its record, so
 no report reads the reports directory again.

@@ -12,7 +12,7 @@ import uuid
 import docker
 import pytest
 
-from compliance import inventory
+from compliance.sources import compose
 
 pytest_plugins = ["pytester"]
 
@@ -31,7 +31,7 @@ def make_stack():
         project = f"pqc-{uuid.uuid4().hex[:8]}"
         for service, spec in services.items():
             spec = dict(spec)
-            labels = {inventory.PROJECT_LABEL: project, inventory.SERVICE_LABEL: service}
+            labels = {compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: service}
             created.append(client.containers.run(
                 f"{IMAGE}:{spec.pop('tag', '1.35')}", ["sleep", "900"], detach=True,
                 labels=labels, **spec))

@@ -29,12 +29,12 @@ from types import MappingProxyType
 import yaml
 
 from compliance import policy as policy_module
-from compliance.inventory import SERVICE_LABEL
 from compliance.kernel import Ids, Inside, parse_status
 from compliance.layers import SetidFile
 from compliance.model import Stack, Subject, freeze
 from compliance.policy import Policy
 from compliance.processes import Process
+from compliance.sources.compose import SERVICE_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "inspect"
@@ -68,7 +68,7 @@ def _optional(data: dict, key: str, build):
 
 
 def container_from(data: dict) -> Subject:
-    """A Subject as inventory.take builds it: service from the compose label, else the name."""
+    """A Subject as sources/compose.take builds it: service from the compose label, else the name."""
     inspect = data["inspect"]
     name = inspect["Name"].lstrip("/")
     service = ((inspect.get("Config") or {}).get("Labels") or {}).get(SERVICE_LABEL, name)

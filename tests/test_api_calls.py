@@ -1,5 +1,5 @@
 """One inspect per container, for the whole audit: the engine requests a full run of the suite
-makes (counted by compliance.engine.CallCounter, reported as compliance.json's
+makes (counted by compliance.sources.engine.CallCounter, reported as compliance.json's
 `engine.api_calls`) grow by one per container, however many controls read it.
 Per image a run costs three: its inspect, its history (IMG-04) and, until its
 setuid/setgid files are cached by image ID, one streamed export (IMG-05);
@@ -17,7 +17,7 @@ import uuid
 import docker
 import pytest
 
-from compliance import inventory
+from compliance.sources import compose
 from tests.live import audit
 
 IMAGE = "passq-fixture/busybox:1.35"
@@ -35,11 +35,11 @@ def stacks():
         for size in (2, 6):
             project = f"calls-{uuid.uuid4().hex[:8]}"
             network = client.networks.create(f"{project}_default", labels={
-                inventory.PROJECT_LABEL: project, inventory.NETWORK_LABEL: "default"})
+                compose.PROJECT_LABEL: project, compose.NETWORK_LABEL: "default"})
             networks.append(network)
             for index in range(size):
-                labels = {inventory.PROJECT_LABEL: project, inventory.SERVICE_LABEL: f"s{index}",
-                          inventory.NUMBER_LABEL: "1"}
+                labels = {compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: f"s{index}",
+                          compose.NUMBER_LABEL: "1"}
                 created.append(client.containers.run(
                     IMAGE, ["sleep", "300"], detach=True, labels=labels, network=network.name,
                     user="1001:1001" if index % 2 else None, read_only=bool(index % 2)))

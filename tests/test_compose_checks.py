@@ -6,9 +6,9 @@ from types import MappingProxyType
 import pytest
 
 from compliance.checks import declared, images
-from compliance.compose import Model, Service
 from compliance.model import Subject, freeze
 from compliance.sources import declared as declared_source
+from compliance.sources.compose_files import Model, Service
 
 DECLARED = {
     "image": "passq-fixture/busybox:1.35",

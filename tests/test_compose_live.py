@@ -17,7 +17,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from compliance import compose, controls
+from compliance import controls
+from compliance.sources import compose_files
 from tests.test_live_verdicts import readme_failures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +59,7 @@ def drift_stack(tmp_path_factory):
     compose_file = directory / "compose.yml"
     shutil.copy(DRIFT, compose_file)
     project = f"passq-drift-test-{os.getpid()}"
-    command = compose.compose_command()
+    command = compose_files.compose_command()
     subprocess.run([str(ROOT / "scripts" / "generate-secrets"), compose_file], check=True,
                    capture_output=True, timeout=60)
     up = subprocess.run([*command, "-p", project, "-f", str(compose_file), "up", "-d", "--wait",

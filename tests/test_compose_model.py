@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance import compose
+from compliance.sources import compose_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "compose"
@@ -19,7 +19,7 @@ def _no_profiles_or_tag(monkeypatch):
 
 
 def test_files_merge_in_order_as_compose_merges_them():
-    model = compose.load([DATA / "base.yml", DATA / "override.yml"])
+    model = compose_files.load([DATA / "base.yml", DATA / "override.yml"])
     web = model.services["web"].config
     assert web["read_only"] is True  # the later file wins
     assert web["user"] == "1001:1001"
@@ -31,51 +31,51 @@ def test_files_merge_in_order_as_compose_merges_them():
 
 
 def test_a_single_file_is_not_merged_with_anything():
-    model = compose.load([DATA / "base.yml"])
+    model = compose_files.load([DATA / "base.yml"])
     assert not model.services["web"].config.get("read_only")  # compose omits false
     assert "user" not in model.services["web"].config
 
 
 def test_variables_are_interpolated(monkeypatch):
-    assert compose.load([DATA / "base.yml"]).services["web"].image == "passq-fixture/busybox:1.35"
+    assert compose_files.load([DATA / "base.yml"]).services["web"].image == "passq-fixture/busybox:1.35"
     monkeypatch.setenv("WEB_TAG", "latest")
-    assert compose.load([DATA / "base.yml"]).services["web"].image == "passq-fixture/busybox:latest"
+    assert compose_files.load([DATA / "base.yml"]).services["web"].image == "passq-fixture/busybox:latest"
 
 
 def test_extends_is_applied():
-    extended = compose.load([DATA / "base.yml"]).services["extended"].config
+    extended = compose_files.load([DATA / "base.yml"]).services["extended"].config
     assert extended["read_only"] is True
     assert extended["security_opt"] == ("no-new-privileges:true",)
     assert extended["pids_limit"] == 50
 
 
 def test_every_profile_is_declared_when_compose_profiles_is_unset():
-    model = compose.load([DATA / "base.yml"])
+    model = compose_files.load([DATA / "base.yml"])
     assert set(model.services) == {"web", "debug", "builder", "extended"}
     assert model.profiles == "all profiles"
 
 
 def test_compose_profiles_is_honored(monkeypatch):
     monkeypatch.setenv("COMPOSE_PROFILES", "debug")
-    model = compose.load([DATA / "base.yml"])
+    model = compose_files.load([DATA / "base.yml"])
     assert set(model.services) == {"web", "debug", "extended"}  # not `builder` (profile tools)
     monkeypatch.setenv("COMPOSE_PROFILES", "")
-    assert set(compose.load([DATA / "base.yml"]).services) == {"web", "extended"}
+    assert set(compose_files.load([DATA / "base.yml"]).services) == {"web", "extended"}
 
 
 def test_secret_files_are_absolute_relative_to_the_project_directory():
-    model = compose.load([DATA / "base.yml"])
+    model = compose_files.load([DATA / "base.yml"])
     assert model.secret_files() == {"token": DATA / "secrets" / "token.txt"}
 
 
 def test_build_only_service():
-    builder = compose.load([DATA / "base.yml"]).services["builder"]
+    builder = compose_files.load([DATA / "base.yml"]).services["builder"]
     assert builder.image is None and builder.build
 
 
 def test_schema_error_names_the_file_and_compose_message():
-    with pytest.raises(compose.ComposeError) as err:
-        compose.load([DATA / "base.yml", DATA / "invalid-schema.yml"])
+    with pytest.raises(compose_files.ComposeError) as err:
+        compose_files.load([DATA / "base.yml", DATA / "invalid-schema.yml"])
     message = str(err.value)
     assert message.startswith("compose file ")
     assert "invalid-schema.yml is invalid: " in message
@@ -84,36 +84,36 @@ def test_schema_error_names_the_file_and_compose_message():
 
 
 def test_yaml_error_names_the_file_even_when_compose_does_not():
-    with pytest.raises(compose.ComposeError) as err:
-        compose.load([DATA / "base.yml", DATA / "invalid-yaml.yml"])
+    with pytest.raises(compose_files.ComposeError) as err:
+        compose_files.load([DATA / "base.yml", DATA / "invalid-yaml.yml"])
     message = str(err.value)
     assert "invalid-yaml.yml is invalid: yaml: line" in message
     assert "base.yml" not in message
 
 
 def test_missing_file_is_named():
-    with pytest.raises(compose.ComposeError, match=r"--compose-file .*nope\.yml: no such file"):
-        compose.load([DATA / "nope.yml"])
+    with pytest.raises(compose_files.ComposeError, match=r"--compose-file .*nope\.yml: no such file"):
+        compose_files.load([DATA / "nope.yml"])
 
 
 def test_compose_missing_is_one_clear_error(monkeypatch):
-    monkeypatch.setattr(compose, "compose_command", lambda: (_ for _ in ()).throw(
-        compose.ComposeError("Docker Compose v2 not found: install ...")))
-    with pytest.raises(compose.ComposeError, match="Docker Compose v2 not found"):
-        compose.load([DATA / "base.yml"])
+    monkeypatch.setattr(compose_files, "compose_command", lambda: (_ for _ in ()).throw(
+        compose_files.ComposeError("Docker Compose v2 not found: install ...")))
+    with pytest.raises(compose_files.ComposeError, match="Docker Compose v2 not found"):
+        compose_files.load([DATA / "base.yml"])
 
 
 def test_compose_command_resolution_without_docker_plugin_or_venv(monkeypatch, tmp_path):
-    monkeypatch.setattr(compose.shutil, "which", lambda name: None)
-    monkeypatch.setattr(compose.importlib.util, "find_spec", lambda name: None)
-    monkeypatch.setattr(compose, "REPO", tmp_path)
-    monkeypatch.setattr(compose.sys, "executable", str(tmp_path / "python"))
-    with pytest.raises(compose.ComposeError, match="Docker Compose v2 not found"):
-        compose.compose_command()
+    monkeypatch.setattr(compose_files.shutil, "which", lambda name: None)
+    monkeypatch.setattr(compose_files.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(compose_files, "REPO", tmp_path)
+    monkeypatch.setattr(compose_files.sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(compose_files.ComposeError, match="Docker Compose v2 not found"):
+        compose_files.compose_command()
 
 
 def test_model_repr_shows_no_environment_value():
-    model = compose.load([DATA / "base.yml"])
+    model = compose_files.load([DATA / "base.yml"])
     assert "passq" not in repr(model.services["web"]) and "web" in repr(model.services["web"])
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from compliance import compose, controls, secret_files
+from compliance import controls
 from compliance.redact import Redactor
-from compliance.sources import declared
+from compliance.sources import compose_files, declared, secret_files
 from tests.recorded import OUTCOMES, ROOT, Recorded, policy_from
 from tests.test_recorded_controls import PREFIXES, RECORDABLE, run, thin_test_for
 
@@ -38,7 +38,7 @@ def judge(path: Path, where: Path):
     about = yaml.safe_load(path.read_text())["x-passq-compliance"]
     for name, mode in (about.get("modes") or {}).items():
         (where / name).chmod(int(mode, 8))
-    model = compose.load([where / path.name])
+    model = compose_files.load([where / path.name])
     stack = declared.stack(model)
     policy = policy_from(about.get("policy"))
     control = path.parent.name

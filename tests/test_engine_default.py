@@ -6,7 +6,7 @@ own entry switches it off. The engine is a second dockerd the test starts and re
 import docker
 import pytest
 
-from compliance import inventory
+from compliance.sources import compose
 from tests.engines import extra_engine
 from tests.live import audit
 
@@ -27,8 +27,8 @@ def hrd01_outcomes(host: str, tmp_path) -> dict:
         for service, options in (("plain", None), ("off", ["no-new-privileges:false"])):
             client.containers.run(BUSYBOX, ["sleep", "300"], detach=True, network_mode="none",
                                   security_opt=options, name=f"{project}-{service}-1", labels={
-                                      inventory.PROJECT_LABEL: project,
-                                      inventory.SERVICE_LABEL: service})
+                                      compose.PROJECT_LABEL: project,
+                                      compose.SERVICE_LABEL: service})
         policy = tmp_path / "policy.yml"
         policy.write_text(f"stack: {project}\n")
         run = audit("--stack", project, f"--docker-host={host}", f"--policy={policy}",
@@ -36,7 +36,7 @@ def hrd01_outcomes(host: str, tmp_path) -> dict:
         return {r["service"]: r for r in run.results if r["control"] == "HRD-01"}
     finally:
         for container in client.containers.list(all=True, filters={
-                "label": f"{inventory.PROJECT_LABEL}={project}"}):
+                "label": f"{compose.PROJECT_LABEL}={project}"}):
             container.remove(force=True)
 
 

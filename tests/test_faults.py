@@ -17,11 +17,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from compliance import engine, inventory, policy
+from compliance import policy
 from compliance.checks import live as live_checks
 from compliance.checks import users
 from compliance.observations import ProbeError
-from compliance.sources import probes
+from compliance.sources import compose, engine, probes
 from compliance.sources.probes import runner as probe_runner
 from tests import live
 from tests.live import ROOT
@@ -47,7 +47,7 @@ def throwaway(client):
             command = spec.pop("command", ["sleep", "900"])
             run = spec.pop("run", True)
             image = spec.pop("image", BUSYBOX)
-            labels = {inventory.PROJECT_LABEL: project, inventory.SERVICE_LABEL: service,
+            labels = {compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: service,
                       **spec.pop("labels", {})}
             kwargs = dict(name=f"{project}-{service}-1", labels=labels, **spec)
             created.append(client.containers.run(image, command, detach=True, **kwargs) if run
@@ -161,7 +161,7 @@ DISRUPTED = """
 
     from compliance.checks import health, users
     from compliance.checks import live as live_checks
-    from compliance.plugin import AUDIT
+    from compliance.audit import AUDIT
 
 
     def test_0_disrupt_the_stack(request):
@@ -269,7 +269,7 @@ def test_a_probe_into_a_vanished_container_is_an_error(client, throwaway):
     """The live probes of a container removed after the snapshot observe nothing: error."""
     project = throwaway(web={"user": "1000:1000", "read_only": True}, db={"user": "1000:1000"})
     connected = engine.connect()
-    stack = inventory.take(connected, project, proc=NO_VIEW)  # the write probe runs too
+    stack = compose.take(connected, project, proc=NO_VIEW)  # the write probe runs too
     client.containers.get(f"{project}-web-1").remove(force=True)
     pol = policy.Policy(path="-", sha256="-", services={"web": policy.ServicePolicy(),
                                                         "db": policy.ServicePolicy()},
@@ -293,15 +293,15 @@ def test_without_proc_the_real_uid_comes_from_docker_top_and_without_both_usr01_
     connected = engine.connect()
     empty = tmp_path / "proc"
     empty.mkdir()
-    (web,) = inventory.take(connected, project, proc=empty).containers
-    assert web.process == inventory.Ids(1000, 1000)  # from `docker top`
+    (web,) = compose.take(connected, project, proc=empty).containers
+    assert web.process == compose.Ids(1000, 1000)  # from `docker top`
     assert users.non_root(web, policy.ServicePolicy()).outcome == "passed"
 
     def refused(*args, **kwargs):
         raise docker.errors.APIError("top: permission denied")
 
     monkeypatch.setattr(connected.api, "top", refused)
-    (web,) = inventory.take(connected, project, proc=empty).containers
+    (web,) = compose.take(connected, project, proc=empty).containers
     assert web.process is None
     finding = users.non_root(web, policy.ServicePolicy())
     assert (finding.outcome, finding.message) == ("error", "the real uid of the main process could "
@@ -322,7 +322,7 @@ def hanging_image(client):
 def test_a_probe_that_hangs_is_bounded_and_an_error(throwaway, hanging_image):
     project = throwaway(web={"user": "1000:1000", "read_only": True}, db={"user": "1000:1000"})
     connected = engine.connect()
-    stack = inventory.take(connected, project, proc=NO_VIEW)  # the write probe runs too
+    stack = compose.take(connected, project, proc=NO_VIEW)  # the write probe runs too
     pol = policy.Policy(path="-", sha256="-", services={"web": policy.ServicePolicy(),
                                                         "db": policy.ServicePolicy()},
                         allow_flows=(policy.Flow("web", "db", 80),))
@@ -338,7 +338,7 @@ def test_a_probe_that_hangs_is_bounded_and_an_error(throwaway, hanging_image):
     assert write.outcome == "error" and "did not finish within 3 s" in write.message, write
     assert flows.outcome == "error" and "did not finish within 3 s" in flows.message, flows
     assert not connected.api.containers(all=True, filters={
-        "label": f"{inventory.PROBE_LABEL}={runner.run_id}"})
+        "label": f"{compose.PROBE_LABEL}={runner.run_id}"})
 
 
 def test_a_database_that_never_answers_the_sslrequest_is_an_error(throwaway):
@@ -347,7 +347,7 @@ def test_a_database_that_never_answers_the_sslrequest_is_an_error(throwaway):
                             "user": "1000:1000"})
     time.sleep(0.5)
     connected = engine.connect()
-    stack = inventory.take(connected, project)
+    stack = compose.take(connected, project)
     pol = policy.Policy(path="-", sha256="-", services={"db": policy.ServicePolicy()},
                         database=policy.Database("db"))
     observed = probes.Live(probes.ProbeRunner(connected), stack, pol)

@@ -17,9 +17,8 @@ import docker
 import jsonschema
 import pytest
 
-from compliance import inventory
 from compliance.report import files
-from compliance.sources import probes
+from compliance.sources import compose, probes
 from tests import live
 from tests.live import ROOT
 from tests.test_reports import SARIF_SCHEMA, _blob, _strings
@@ -37,9 +36,9 @@ def client():
 def project_of(client, *specs, internal_net=False):
     """A compose-like project: (service, kwargs) containers on one project network."""
     name = f"pqf-{uuid.uuid4().hex[:8]}"
-    labels = {inventory.PROJECT_LABEL: name}
+    labels = {compose.PROJECT_LABEL: name}
     network = client.networks.create(f"{name}_net", internal=internal_net,
-                                      labels={**labels, inventory.NETWORK_LABEL: "net"})
+                                      labels={**labels, compose.NETWORK_LABEL: "net"})
     containers = []
     try:
         for number, (service, spec) in enumerate(specs, 1):
@@ -48,7 +47,7 @@ def project_of(client, *specs, internal_net=False):
             containers.append(client.containers.run(
                 spec.pop("image", BUSYBOX), spec.pop("command", ["sleep", "900"]), detach=True,
                 name=spec.pop("name", f"{name}-{safe}-1"), network=network.name,
-                labels={**labels, inventory.SERVICE_LABEL: service, **spec.pop("labels", {})},
+                labels={**labels, compose.SERVICE_LABEL: service, **spec.pop("labels", {})},
                 **spec))
         time.sleep(0.5)
         yield name
@@ -281,10 +280,10 @@ def comparable(attrs: dict) -> dict:
 
 def leftovers(client) -> dict:
     """What a run could leave: probe containers, and networks and volumes of no compose project."""
-    unowned = lambda labels: inventory.PROJECT_LABEL not in (labels or {})  # noqa: E731
+    unowned = lambda labels: compose.PROJECT_LABEL not in (labels or {})  # noqa: E731
     return {
         "probes": {c.id for c in client.containers.list(all=True,
-                                                        filters={"label": inventory.PROBE_LABEL})},
+                                                        filters={"label": compose.PROBE_LABEL})},
         "networks": {n.id for n in client.networks.list() if unowned(n.attrs.get("Labels"))},
         "volumes": {v.id for v in client.volumes.list() if unowned(v.attrs.get("Labels"))},
     }
@@ -315,7 +314,7 @@ flows:
 
 def test_a_full_run_changes_nothing_in_the_stack_and_leaves_nothing_behind(client, probed, tmp_path):
     ids = [c.id for c in client.containers.list(all=True, filters={
-        "label": f"{inventory.PROJECT_LABEL}={probed}"})]
+        "label": f"{compose.PROJECT_LABEL}={probed}"})]
     deadline = time.monotonic() + 30  # healthy first: a status flipping mid-run is no change of ours
     while any((client.api.inspect_container(i)["State"].get("Health") or {}).get("Status") == "starting"
               for i in ids):

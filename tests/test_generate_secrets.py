@@ -91,9 +91,9 @@ def test_never_follows_a_symlink(tmp_path):
 
 
 def test_generated_files_pass_sec_03(tmp_path):
-    from compliance import compose as compose_module
-    from compliance import secret_files
     from compliance.checks.declared import secret_files_private
+    from compliance.sources import compose_files as compose_module
+    from compliance.sources import secret_files
 
     compose = project(tmp_path)
     assert run(compose).returncode == 0

@@ -7,7 +7,7 @@ import uuid
 import docker
 import pytest
 
-from compliance import engine, inventory
+from compliance.sources import compose, engine
 
 IMAGE = "passq-fixture/busybox:1.35"
 
@@ -20,7 +20,7 @@ def two_projects():
     created = []
 
     def run(project, service, **kwargs):
-        labels = {inventory.PROJECT_LABEL: project, inventory.SERVICE_LABEL: service}
+        labels = {compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: service}
         labels.update(kwargs.pop("labels", {}))
         created.append(client.containers.run(IMAGE, ["sleep", "300"], detach=True, labels=labels,
                                              **kwargs))
@@ -28,9 +28,9 @@ def two_projects():
     run(ours, "web", user="1001:1001")
     run(ours, "db")
     run(theirs, "web", user="1001:1001")
-    run(ours, "probe", labels={inventory.PROBE_LABEL: "test"})
+    run(ours, "probe", labels={compose.PROBE_LABEL: "test"})
     stopped = client.containers.create(IMAGE, ["true"], labels={
-        inventory.PROJECT_LABEL: ours, inventory.SERVICE_LABEL: "job"})
+        compose.PROJECT_LABEL: ours, compose.SERVICE_LABEL: "job"})
     created.append(stopped)
     yield ours
     for container in created:
@@ -38,27 +38,27 @@ def two_projects():
 
 
 def test_only_the_stacks_own_containers_including_stopped(two_projects):
-    stack = inventory.take(engine.connect(), two_projects)
+    stack = compose.take(engine.connect(), two_projects)
     assert [c.service for c in stack.containers] == ["db", "job", "web"]
-    assert all(c.attrs["Config"]["Labels"][inventory.PROJECT_LABEL] == two_projects
+    assert all(c.attrs["Config"]["Labels"][compose.PROJECT_LABEL] == two_projects
                for c in stack.containers)
 
 
 def test_each_container_is_inspected_once(two_projects, tmp_path):
     connected = engine.connect()
     before = connected.calls.count
-    stack = inventory.take(connected, two_projects, layer_cache=tmp_path)
+    stack = compose.take(connected, two_projects, layer_cache=tmp_path)
     images = {c.attrs["Image"] for c in stack.containers}
     # one list, one inspect per container, per image its inspect, history and (not yet cached)
     # export, one network listing, one `docker info`; the processes come from /proc, not the engine
     assert connected.calls.count - before == 1 + len(stack.containers) + 3 * len(images) + 1 + 1
     before = connected.calls.count
-    inventory.take(connected, two_projects, layer_cache=tmp_path)
+    compose.take(connected, two_projects, layer_cache=tmp_path)
     assert connected.calls.count - before == 1 + len(stack.containers) + 2 * len(images) + 1 + 1
 
 
 def test_every_process_history_and_setuid_files(two_projects, tmp_path):
-    stack = inventory.take(engine.connect(), two_projects, layer_cache=tmp_path)
+    stack = compose.take(engine.connect(), two_projects, layer_cache=tmp_path)
     by_service = {c.service: c for c in stack.containers}
     web = by_service["web"]
     assert [p.name for p in web.processes] == ["sleep"]
@@ -68,7 +68,7 @@ def test_every_process_history_and_setuid_files(two_projects, tmp_path):
 
 
 def test_real_uid_of_the_main_process(two_projects):
-    stack = inventory.take(engine.connect(), two_projects)
+    stack = compose.take(engine.connect(), two_projects)
     by_service = {c.service: c for c in stack.containers}
     assert str(by_service["web"].process) == "1001:1001"
     assert str(by_service["db"].process) == "0:0"
@@ -76,7 +76,7 @@ def test_real_uid_of_the_main_process(two_projects):
 
 
 def test_facts_are_frozen_and_repr_shows_no_values(two_projects):
-    container = inventory.take(engine.connect(), two_projects).containers[0]
+    container = compose.take(engine.connect(), two_projects).containers[0]
     with pytest.raises(TypeError):
         container.attrs["Config"]["User"] = "0"
     assert "PATH" not in repr(container) and container.name in repr(container)
@@ -84,8 +84,8 @@ def test_facts_are_frozen_and_repr_shows_no_values(two_projects):
 
 def test_an_empty_stack_is_an_error():
     connected = engine.connect()
-    with pytest.raises(inventory.InventoryError, match="no containers of stack 'inv-empty'"):
-        inventory.take(connected, "inv-empty")
+    with pytest.raises(compose.InventoryError, match="no containers of stack 'inv-empty'"):
+        compose.take(connected, "inv-empty")
 
 
 def test_where_the_engine_hosts_proc_is_not_ours_docker_top_gives_ids_and_processes(two_projects,
@@ -93,7 +93,7 @@ def test_where_the_engine_hosts_proc_is_not_ours_docker_top_gives_ids_and_proces
     local = engine.connect()
     remote = dataclasses.replace(local, host="tcp://engine.example:2376")  # the same engine, not local
     before = remote.calls.count
-    stack = inventory.take(remote, two_projects, layer_cache=tmp_path)
+    stack = compose.take(remote, two_projects, layer_cache=tmp_path)
     by_service = {c.service: c for c in stack.containers}
     web = by_service["web"]
     assert web.kernel is None and str(web.process) == "1001:1001"

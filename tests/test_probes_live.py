@@ -15,9 +15,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from compliance import engine, inventory, policy
+from compliance import policy
 from compliance.checks import live as checks
-from compliance.sources import probes
+from compliance.sources import compose, engine, probes
 from compliance.sources.probes import runner as probe_runner
 from tests.live import stack_up
 
@@ -57,7 +57,7 @@ def run_suite(tmp_path, stack: str, policy_path: str, *extra: str, tests=LIVE_TE
 
 
 def no_probe_left(owner: str | None = None) -> list:
-    label = f"{probes.OWNER_LABEL}={owner}" if owner else inventory.PROBE_LABEL
+    label = f"{probes.OWNER_LABEL}={owner}" if owner else compose.PROBE_LABEL
     return docker.from_env().api.containers(all=True, filters={"label": label})
 
 
@@ -117,17 +117,17 @@ def project(client, tmp_path_factory):
     """edge (noshell) -> app -> store over an internal network, plus a root container with a
     writable root filesystem; removed afterwards."""
     name = f"probetest-{uuid.uuid4().hex[:8]}"
-    labels = {inventory.PROJECT_LABEL: name}
+    labels = {compose.PROJECT_LABEL: name}
     nets, containers = {}, []
     try:
         for net, internal in (("front", False), ("back", True)):
             nets[net] = client.networks.create(f"{name}_{net}", internal=internal, labels={
-                **labels, inventory.NETWORK_LABEL: net})
+                **labels, compose.NETWORK_LABEL: net})
 
         def run(service, image, network, command=None, **kwargs):
             container = client.containers.run(
                 image, command, detach=True, network=nets[network].name,
-                name=f"{name}-{service}-1", labels={**labels, inventory.SERVICE_LABEL: service},
+                name=f"{name}-{service}-1", labels={**labels, compose.SERVICE_LABEL: service},
                 **kwargs)
             containers.append(container)
             return container
@@ -163,7 +163,7 @@ def snapshot(project):
     the write probe too, runs for real."""
     name, policy_path = project
     connected = engine.connect()
-    return connected, inventory.take(connected, name, proc=NO_VIEW), policy.load(policy_path)
+    return connected, compose.take(connected, name, proc=NO_VIEW), policy.load(policy_path)
 
 
 def test_a_target_without_any_shell_gets_net04_verdicts(client, project):
@@ -179,7 +179,7 @@ def test_a_target_without_any_shell_gets_net04_verdicts(client, project):
     assert {a.result for a in by_flow["edge -> store:8082"].attempts} == {"timeout"}
     assert "connected" in {a.result for a in by_flow["edge -> app:8081"].attempts}
     assert checks.flows(flows).outcome == "passed"
-    assert stack.service("edge")[0].process == inventory.Ids(1001, 1001)  # USR-01 reads it too
+    assert stack.service("edge")[0].process == compose.Ids(1001, 1001)  # USR-01 reads it too
 
 
 def test_the_write_probe_leaves_nothing_behind(client, project):
@@ -204,9 +204,9 @@ def test_leftovers_of_dead_runs_are_swept_but_a_concurrent_runs_stay(client, pro
                           capture_output=True, text=True, check=True).stdout.strip()
     host = socket.gethostname()
     leftover = client.containers.create(BUSYBOX, ["true"], labels={
-        inventory.PROBE_LABEL: "old-run", probes.OWNER_LABEL: f"{host}:{dead}"})
+        compose.PROBE_LABEL: "old-run", probes.OWNER_LABEL: f"{host}:{dead}"})
     concurrent = client.containers.create(BUSYBOX, ["true"], labels={
-        inventory.PROBE_LABEL: "other-run", probes.OWNER_LABEL: f"{host}:{os.getpid()}"})
+        compose.PROBE_LABEL: "other-run", probes.OWNER_LABEL: f"{host}:{os.getpid()}"})
     try:
         swept = probes.ProbeRunner(engine.connect()).sweep_leftovers()
         assert leftover.id[:12] in swept and concurrent.id[:12] not in swept
@@ -231,9 +231,9 @@ def test_probe_containers_are_labelled_and_gone_after_a_run(project):
 
     runner._one = spy
     probes.Live(runner, stack, pol).flows()
-    assert seen and all(s[inventory.PROBE_LABEL] == runner.run_id for s in seen)
+    assert seen and all(s[compose.PROBE_LABEL] == runner.run_id for s in seen)
     assert not docker.from_env().api.containers(
-        all=True, filters={"label": f"{inventory.PROBE_LABEL}={runner.run_id}"})
+        all=True, filters={"label": f"{compose.PROBE_LABEL}={runner.run_id}"})
 
 
 def test_a_missing_probe_image_is_an_error_not_a_pass(project):
@@ -264,8 +264,8 @@ def one_listener(client, tmp_path_factory):
     the policy denies web -> db and allows api -> db, and NET-05's SSLRequest probe hits the
     same port in the same run."""
     name = f"onelisten-{uuid.uuid4().hex[:8]}"
-    labels = {inventory.PROJECT_LABEL: name}
-    net = client.networks.create(f"{name}_back", labels={**labels, inventory.NETWORK_LABEL: "back"})
+    labels = {compose.PROJECT_LABEL: name}
+    net = client.networks.create(f"{name}_back", labels={**labels, compose.NETWORK_LABEL: "back"})
     containers = []
     try:
         for service, command in (
@@ -273,7 +273,7 @@ def one_listener(client, tmp_path_factory):
                 ("web", ["sleep", "600"]), ("api", ["sleep", "600"])):
             containers.append(client.containers.run(
                 BUSYBOX, command, detach=True, network=net.name, name=f"{name}-{service}-1",
-                labels={**labels, inventory.SERVICE_LABEL: service}))
+                labels={**labels, compose.SERVICE_LABEL: service}))
         path = tmp_path_factory.mktemp("policy") / "policy.yml"
         path.write_text(f"""stack: {name}
 services: {{db: {{}}, web: {{}}, api: {{}}}}

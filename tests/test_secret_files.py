@@ -7,10 +7,10 @@ from types import MappingProxyType
 import pytest
 
 from compliance import policy as policy_module
-from compliance import secret_files
 from compliance.checks.declared import secret_files_private
-from compliance.compose import Model
 from compliance.model import freeze
+from compliance.sources import secret_files
+from compliance.sources.compose_files import Model
 
 STRONG = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6"  # 64 bytes
 

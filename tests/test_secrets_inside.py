@@ -10,7 +10,7 @@ import uuid
 import docker
 import pytest
 
-from compliance import inventory
+from compliance.sources import compose
 from tests.live import audit
 
 BUSYBOX = "passq-fixture/busybox:1.35"
@@ -32,7 +32,7 @@ def bound_secret(tmp_path):
         created.append(client.containers.run(
             BUSYBOX, ["sleep", "300"], detach=True, user="1001:1001", network_mode="none",
             volumes={str(secret): {"bind": "/run/secrets/token", "mode": "ro"}},
-            labels={inventory.PROJECT_LABEL: project, inventory.SERVICE_LABEL: "app"}))
+            labels={compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: "app"}))
         (tmp_path / f"{project}.yml").write_text(
             f"stack: {project}\nservices:\n  app:\n    secrets: [token]\n")
         return project

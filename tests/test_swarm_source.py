@@ -7,11 +7,10 @@ The whole source against a real swarm is in tests/test_swarm_audit.py.
 import json
 from pathlib import Path
 
-from compliance import secret_files
 from compliance.checks import declared, hardening, health, network, resources, secrets
 from compliance.model import SWARM_TASK, Stack, Subject, freeze
 from compliance.policy import ServicePolicy
-from compliance.sources import swarm
+from compliance.sources import secret_files, swarm
 
 RECORDED = Path(__file__).resolve().parents[1] / "fixtures" / "swarm"
 

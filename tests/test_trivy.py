@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from compliance import scans, trivy
+from compliance import scans
+from compliance.sources import trivy
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -8,10 +8,11 @@ from types import MappingProxyType
 
 import pytest
 
-from compliance import scans, trivy
+from compliance import scans
 from compliance.checks import vulnerabilities
 from compliance.model import Subject, freeze
 from compliance.report import vulnerabilities as report
+from compliance.sources import trivy
 from tests.test_trivy import BOOKWORM, FAKE_IMAGES, IMAGE_ID, NOW, make_fixtures
 
 FORBID = ("CRITICAL", "HIGH")

@@ -1,1 +1,3 @@
-"""Pure checks: inventory facts (+ policy) -> Finding. They never call the engine."""
+"""Pure checks: a Subject's settings (+ policy, + observations) -> Finding, one function per
+control, the same for a running container, a swarm task and a declared service. They never
+call the engine."""

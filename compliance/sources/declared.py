@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
-from compliance.compose import Model, shown
 from compliance.model import DECLARED, Location, Stack, Subject, freeze
 from compliance.outcomes import Finding
 from compliance.policy import parse_size
 from compliance.sources import dockerfile
+from compliance.sources.compose_files import Model, shown
 
 SECRETS_DIR = "/run/secrets"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")

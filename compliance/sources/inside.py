@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import testinfra
 
-from compliance.engine import Engine
 from compliance.kernel import Inside, parse_view
+from compliance.sources.engine import Engine
 
 TIMEOUT_S = 30
 # $1 is the proc root, $2 the paths every container resolves (joined by "|"); then

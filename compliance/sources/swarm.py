@@ -4,7 +4,7 @@ container inspected on the node that runs it -> one Subject per task (`service.s
 Through the manager: the services labelled `com.docker.stack.namespace=NAME`, their
 tasks, the nodes and the stack's networks. Each task's container is inspected on its
 node's engine (`--node-engine NODE=URL`, the policy's `swarm.nodes`, or the manager for
-its own node), by the same builder as a compose project's (inventory.subjects), so the
+its own node), by the same builder as a compose project's (compose.subjects), so the
 kernel's view, the image facts and the engine defaults are the node's own. What the
 swarm, not the container, decides is laid over the inspect data in its shape, so the
 checks judge it unchanged:
@@ -28,11 +28,11 @@ from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from compliance import engine as engines
-from compliance import inventory
-from compliance.engine import Engine, EngineError
-from compliance.inventory import InventoryError, compose_network_name
 from compliance.model import SWARM_TASK, Stack, Subject, freeze
+from compliance.sources import compose
+from compliance.sources import engine as engines
+from compliance.sources.compose import InventoryError, compose_network_name
+from compliance.sources.engine import Engine, EngineError
 
 STACK_LABEL = "com.docker.stack.namespace"
 SECRETS_DIR = "/run/secrets"
@@ -118,7 +118,7 @@ def _tasks_on(engine: Engine | None, why: str, tasks, services: Mapping, hostnam
         ids = [cid for t in tasks if (cid := _container_id(t))]
         by_task = {_container_id(t): t for t in tasks}
         node_networks = {**{n["Name"]: n for n in engine.api.networks()}, **networks}
-        for subject in inventory.subjects(
+        for subject in compose.subjects(
                 engine, ids, stack, node_networks, proc, layer_cache, resolve,
                 overlay=lambda attrs: _overlay(attrs, by_task[attrs["Id"]],
                                                services[by_task[attrs["Id"]]["ServiceID"]], hostname)):

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import docker.errors
 import requests
 
-from compliance.engine import Engine
-from compliance.inventory import PROBE_LABEL
 from compliance.observations import ProbeError
+from compliance.sources.compose import PROBE_LABEL
+from compliance.sources.engine import Engine
 
 PROBE_IMAGE = "passq-fixture/busybox:1.35"
 OWNER_LABEL = f"{PROBE_LABEL}.owner"  # "<hostname>:<pid>" of the run that started it

@@ -23,12 +23,12 @@ import docker.errors
 import requests
 
 from compliance import layers, processes
-from compliance.engine import Engine
 from compliance.kernel import Ids
 from compliance.layers import SetidFile
 from compliance.model import Stack, Subject, freeze
 from compliance.processes import Process
 from compliance.sources import inside as inside_view
+from compliance.sources.engine import Engine
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"

@@ -1,7 +1,7 @@
 """Notice a stack changing under the audit: a container removed, recreated or
 reconfigured after the snapshot was taken, or one that stopped and started again.
 
-The checks read one snapshot (compliance.inventory). A container removed,
+The checks read one snapshot (compliance.sources.compose). A container removed,
 recreated (its old ID is destroyed) or reconfigured in the middle of a run no
 longer matches it, so a pass for it would vouch for a container that is gone:
 the plugin turns its remaining controls into `error`. A container that only
@@ -16,8 +16,8 @@ import contextlib
 import threading
 from collections.abc import Mapping
 
-from compliance.engine import Engine
-from compliance.inventory import PROJECT_LABEL
+from compliance.sources.compose import PROJECT_LABEL
+from compliance.sources.engine import Engine
 
 # Container events after which the snapshot no longer describes the container.
 RECONFIGURED = {"destroy": "removed", "update": "reconfigured (docker update)", "rename": "renamed"}
