@@ -219,16 +219,21 @@ def stack(pytestconfig):
 
 @pytest.fixture(scope="session")
 def live(request, pytestconfig, stack, policy):
-    """The live probes of this run (NET-04, NET-05, HRD-02's write probe), probed on first use:
-    every kind a selected test reads at once, their probe containers in one pool; a swarm
-    task's on its node's engine."""
+    """The live probes of this run (NET-04, NET-05, HRD-02's write probe): every kind a
+    selected test reads, their probe containers in one pool, started in the background at
+    first use (a swarm task's on its node's engine). Until the end SIGTERM interrupts like
+    Ctrl-C, so every probe container is removed."""
     if pytestconfig.getoption("no_live"):
         pytest.skip("live probes disabled (--no-live)")
     audit = pytestconfig.stash[AUDIT]
     runner = probes.ProbeRunner(audit.engine, pytestconfig.getoption("probe_image"), nodes=audit.nodes)
     observed = probes.Live(runner, stack, policy, together=_live_kinds(request.session.items))
-    yield observed
-    observed.close()
+    with probes.sigterm_interrupts():
+        observed.start()
+        try:
+            yield observed
+        finally:
+            observed.close()
 
 
 def _live_kinds(items) -> set[str]:

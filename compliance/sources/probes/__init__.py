@@ -19,6 +19,7 @@ parse.py (what it printed), plan.py (snapshot + policy -> what to try), runner.p
 """
 
 from compliance.sources.probes.live import KINDS, PROBES_OF_CONTROL, Live
-from compliance.sources.probes.runner import OWNER_LABEL, PROBE_IMAGE, ProbeRunner
+from compliance.sources.probes.runner import OWNER_LABEL, PROBE_IMAGE, ProbeRunner, sigterm_interrupts
 
-__all__ = ["KINDS", "OWNER_LABEL", "PROBES_OF_CONTROL", "PROBE_IMAGE", "Live", "ProbeRunner"]
+__all__ = ["KINDS", "OWNER_LABEL", "PROBES_OF_CONTROL", "PROBE_IMAGE", "Live", "ProbeRunner",
+           "sigterm_interrupts"]

@@ -2,11 +2,14 @@
 
 A kind (flows for NET-04, tls for NET-05, writes for HRD-02's write probe) is a row
 of KIND: how to plan its probes, and what it observed when they could not run at
-all. The first read of any kind probes every kind the run will read (`together`),
-so their probe containers run concurrently; the observations are the same either way.
+all. Every kind the run will read (`together`) is probed at once, so their probe
+containers run concurrently: in the background from `start()` on (a denied flow's
+connect timeout then passes while other controls are judged), else on the first
+read. The observations are the same either way.
 """
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from compliance.model import Stack, Subject
@@ -64,6 +67,7 @@ class Live:
         self.together = frozenset(together)
         self._observed: dict[str, object] = {}
         self._swept = False
+        self._background: Future | None = None
 
     def flows(self) -> list[FlowObservation]:
         """NET-04: every deny and allow flow of the policy, probed."""
@@ -75,18 +79,34 @@ class Live:
 
     def write(self, container: Subject) -> WriteObservation | None:
         """HRD-02: the write attempt on `container`'s root filesystem; None when it does not
-        run or the kernel's mount table already answers (no probe is needed then). All such
-        containers of the stack are probed at once, on first use."""
+        run or the kernel's mount table already answers (no probe is needed then, nor a wait
+        for the other kinds). All such containers of the stack are probed at once."""
+        if container.id not in {c.id for c in self.write_targets()}:
+            return None
         return self._get("writes").get(container.id)
 
     def write_targets(self) -> list[Subject]:
         """The running containers whose root mount the engine host cannot show."""
         return [c for c in running(self.stack.containers) if not (c.inside and c.inside.mounts)]
 
+    def start(self) -> None:
+        """Probe every kind of `together` now, in the background; a read waits for it."""
+        if self.together and self._background is None:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="live")
+            self._background = pool.submit(self._probe, set(self.together))
+            pool.shutdown(wait=False)
+
     def close(self) -> None:
+        """Stop what still probes (an interrupted run), wait for it, remove every probe."""
+        if self._background is not None and not self._background.done():
+            self.runner.cancel()
+            self.runner.cleanup()  # a running probe's output ends with its container
+            wait([self._background], timeout=self.runner.deadline)
         self.runner.cleanup()
 
     def _get(self, kind: str):
+        if self._background is not None:
+            self._background.result()  # the background's own failure surfaces here
         if kind not in self._observed:
             self._probe({kind} | self.together)
         return self._observed[kind]

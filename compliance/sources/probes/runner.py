@@ -104,6 +104,10 @@ class ProbeRunner:
         self.swept = removed
         return removed
 
+    def cancel(self) -> None:
+        """Start no further probe (the run is being interrupted)."""
+        self._cancel.set()
+
     def cleanup(self) -> None:
         """Remove every probe container of this run (also ones still being created)."""
         with self._lock:
