@@ -118,3 +118,13 @@ def test_sec_03_finds_each_declared_secret_in_the_swarm(tmp_path):
     present = Stack("passq", (), freeze({}), "", "", swarm_secrets=("passq_jwt_secret",))
     found = declared.secret_files_private(files, 32, present)
     assert "swarm secret passq_jwt_secret: exists" in found.evidence
+
+
+def test_a_slot_that_failed_before_counts_as_restarts():
+    failed = {"ID": "a", "ServiceID": "s", "Slot": 1, "DesiredState": "shutdown",
+              "CreatedAt": "2026-12-01T10:00:00Z", "Status": {"State": "failed", "Err": "exit 1"}}
+    again = {**failed, "ID": "b", "CreatedAt": "2026-12-01T10:00:10Z"}
+    now = {"ID": "c", "ServiceID": "s", "Slot": 1, "DesiredState": "running",
+           "CreatedAt": "2026-12-01T10:00:20Z", "Status": {"State": "running"}}
+    assert swarm.restarts([failed, again, now]) == {"c": 2}
+    assert swarm.restarts(TASKS) == {t["ID"]: 0 for t in swarm.current_tasks(TASKS)}

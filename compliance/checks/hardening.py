@@ -100,7 +100,8 @@ def no_new_privileges(container: Subject) -> Finding:
         return configured
     evidence = f"{kernel_evidence(container, 'NoNewPrivs', int(kernel.no_new_privs))}; {configured.evidence}"
     if not kernel.no_new_privs:
-        return failed(f"should run with {NNP} (the kernel says the main process has it off)",
+        how = f"; {configured.message}" if configured.outcome == "failed" else ""
+        return failed(f"should run with {NNP} (the kernel says the main process has it off){how}",
                       evidence)
     return passed(evidence)
 

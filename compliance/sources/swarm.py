@@ -15,7 +15,8 @@ checks judge it unchanged:
   node's every address (`HostIp` ""), a host-mode port where a replica runs;
 - a `Mounts[]` entry per swarm secret at its target under /run/secrets/ (with its
   `File.UID`/`GID`/`Mode`);
-- `Task`: the task's state, error and node.
+- `Task`: the task's state, error and node; `RestartCount`: the earlier failed tasks of
+  its slot (a swarm restarts a task as a new container), so HLT-02 sees a crash loop.
 
 The live probes of a task run on its node's engine (ProbeRunner's `nodes`). A task
 whose node cannot be reached, or that has no container, is a Subject whose
@@ -38,6 +39,7 @@ STACK_LABEL = "com.docker.stack.namespace"
 SECRETS_DIR = "/run/secrets"
 # TaskTemplate.RestartPolicy.Condition -> the engine's restart policy name
 RESTART = {"none": "no", "on-failure": "on-failure", "any": "always"}
+FAILED = ("failed", "rejected")  # the states of a task that ended badly
 
 
 def is_manager(engine: Engine) -> bool:
@@ -57,7 +59,8 @@ def take(manager: Engine, stack: str, node_engines: Mapping[str, str], proc: Pat
         raise InventoryError(f"no services of swarm stack {stack!r} (label {STACK_LABEL}={stack}) "
                              f"on the swarm manager at {manager.host}")
     by_id = {s["ID"]: s for s in services}
-    tasks = current_tasks(api.tasks(filters={"service": list(by_id)}))
+    every_task = api.tasks(filters={"service": list(by_id)})
+    tasks, restarted = current_tasks(every_task), restarts(every_task)
     nodes = {n["ID"]: n for n in api.nodes()}
     own_node = (manager.info().get("Swarm") or {}).get("NodeID")
     networks = {n["Name"]: n for n in api.networks(filters={"label": f"{STACK_LABEL}={stack}"})}
@@ -71,7 +74,7 @@ def take(manager: Engine, stack: str, node_engines: Mapping[str, str], proc: Pat
         if engine is not None:
             reached[hostname] = engine
         subjects += _tasks_on(engine, why, on_node, by_id, hostname, stack, networks, proc,
-                              layer_cache, resolve)
+                              layer_cache, resolve, restarted)
     subjects.sort(key=lambda s: s.test_id)
     stack_networks = {compose_network_name(n, stack): freeze(n) for n in networks.values()}
     secrets = tuple(sorted(x["Spec"]["Name"] for x in api.secrets()))  # names only: no value
@@ -82,14 +85,25 @@ def take(manager: Engine, stack: str, node_engines: Mapping[str, str], proc: Pat
 def current_tasks(tasks) -> list[dict]:
     """Per slot (a global service's: per node) the newest task the swarm wants running, else
     the newest of the slot: what runs, or what failed to, now."""
+    return [candidates[-1] for candidates in _slots(tasks).values()]
+
+
+def restarts(tasks) -> dict[str, int]:
+    """Task ID -> how many earlier tasks of its slot failed: a swarm restarts a task as a new
+    one (a new container), so this is what a container's RestartCount is elsewhere."""
+    return {candidates[-1]["ID"]: sum((t.get("Status") or {}).get("State") in FAILED
+                                      for t in candidates[:-1])
+            for candidates in _slots(tasks).values()}
+
+
+def _slots(tasks) -> dict[tuple, list]:
+    """Each slot's tasks, the current one last."""
     slots: dict[tuple, list] = {}
     for task in tasks:
         slots.setdefault((task["ServiceID"], task.get("Slot") or task.get("NodeID")), []).append(task)
-    current = []
     for candidates in slots.values():
         candidates.sort(key=lambda t: (t.get("DesiredState") == "running", t.get("CreatedAt", "")))
-        current.append(candidates[-1])
-    return current
+    return slots
 
 
 def node_name(node: Mapping | None, node_id: str) -> str:
@@ -111,7 +125,7 @@ def _node_engine(manager: Engine, own: bool, hostname: str, url: str | None,
 
 
 def _tasks_on(engine: Engine | None, why: str, tasks, services: Mapping, hostname: str, stack: str,
-              networks: Mapping, proc: Path, layer_cache, resolve) -> list[Subject]:
+              networks: Mapping, proc: Path, layer_cache, resolve, restarted: Mapping) -> list[Subject]:
     """The Subjects of one node's tasks: inspected on its engine where it can be."""
     containers = {}
     if engine is not None:
@@ -121,7 +135,8 @@ def _tasks_on(engine: Engine | None, why: str, tasks, services: Mapping, hostnam
         for subject in compose.subjects(
                 engine, ids, stack, node_networks, proc, layer_cache, resolve,
                 overlay=lambda attrs: _overlay(attrs, by_task[attrs["Id"]],
-                                               services[by_task[attrs["Id"]]["ServiceID"]], hostname)):
+                                               services[by_task[attrs["Id"]]["ServiceID"]], hostname,
+                                               restarted.get(by_task[attrs["Id"]]["ID"], 0))):
             containers[subject.id] = replace(subject, kind=SWARM_TASK, node=hostname)
     out = []
     for task in tasks:
@@ -150,8 +165,9 @@ def _task(task: Mapping, hostname: str) -> dict:
             "DesiredState": task.get("DesiredState", ""), "Node": hostname}
 
 
-def _overlay(attrs: dict, task: Mapping, service: Mapping, hostname: str) -> dict:
-    """What the swarm decides for this task, in inspect's shape, over its container's facts."""
+def _overlay(attrs: dict, task: Mapping, service: Mapping, hostname: str, restarted: int = 0) -> dict:
+    """What the swarm decides for this task, in inspect's shape, over its container's facts
+    (`restarted`: the earlier failed tasks of its slot, its RestartCount)."""
     template = service["Spec"].get("TaskTemplate") or {}
     restart = template.get("RestartPolicy") or {}
     host_config = {**(attrs.get("HostConfig") or {}), "RestartPolicy": {
@@ -159,7 +175,8 @@ def _overlay(attrs: dict, task: Mapping, service: Mapping, hostname: str) -> dic
         "MaximumRetryCount": int(restart.get("MaxAttempts") or 0)}}
     secrets = [_secret_mount(s) for s in (template.get("ContainerSpec") or {}).get("Secrets") or ()]
     return {**attrs, "HostConfig": host_config, "Mounts": [*(attrs.get("Mounts") or ()), *secrets],
-            "Endpoint": {"Ports": _published(service)}, "Task": _task(task, hostname)}
+            "Endpoint": {"Ports": _published(service)}, "Task": _task(task, hostname),
+            "RestartCount": restarted}
 
 
 def _published(service: Mapping) -> dict:
