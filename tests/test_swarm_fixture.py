@@ -107,6 +107,9 @@ def test_the_suite_audits_every_task_on_every_node(manager, tmp_path):
     tasks = {r["test"].split("[", 1)[1].rstrip("]") for r in document["results"] if r["node"]}
     assert tasks == {"frontend.1", "frontend.2", "backend.1", "backend.2", "backend.3", "db.1"}, tasks
     assert {r["node"] for r in document["results"] if r["node"]} == NODES
+    sarif = json.loads((tmp_path / "compliance.sarif").read_text())["runs"][0]["results"]
+    assert {r["properties"]["node"] for r in sarif if r["properties"]["node"]} <= NODES
+    assert "on pq-node" in (tmp_path / "compliance.html").read_text()  # each task's node
     # what the swarm runs, not what the file asked: security_opt ignored, tmpfs dropped
     hrd01 = results["test_no_new_privileges[backend.1]"]
     assert hrd01["outcome"] == "failed" and "kernel NoNewPrivs=0" in hrd01["evidence"]

@@ -110,7 +110,7 @@ def _result(result, ids, subject: str, declaring: str | None) -> dict:
         # dashboard tracks one alert instead of opening a new one per container id.
         "partialFingerprints": {"passqControl/v1": hashlib.sha256(
             f"{control.id}|{subject}|{result.service}".encode()).hexdigest()},
-        "properties": {"service": result.service, "container": result.container,
+        "properties": {"service": result.service, "container": result.container, "node": result.node,
                        "evidence": result.evidence, "severity": control.severity,
                        "remediation": control.remediation, "test": result.nodeid},
     }
