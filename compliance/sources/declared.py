@@ -8,7 +8,7 @@ or the engine (its own USER and HEALTHCHECK, the engine's defaults, the real
 uid) is left empty for the checks to call undecidable. A `build:` service's
 Dockerfile gives the image's USER and HEALTHCHECK (compliance/sources/dockerfile.py).
 
-Environment values are taken as written (`${VAR}` kept: compose.Model), and
+Environment values are taken as written (`${VAR}` kept: compose_files.Model), and
 every compose key keeps its `file:line` in the Subject's `origin`, which is how
 a declared result names the line to fix. Nothing here judges.
 """
