@@ -3,13 +3,15 @@
 A fixture is a compose file whose `x-passq-compliance:` block (compose ignores
 `x-` keys) says what it shows: description, evidence (a substring of the
 finding's evidence, or of a skip's reason), optionally the policy, the thin test
-(where a control has several), the service (default `app`) and file modes to
-set (git keeps none but 644 and 755). Its name says the outcome. The real
+(where a control has several), the service (default `app`) and the secret files
+to make, each with its mode (secret files are generated, never committed: 48
+random characters, like scripts/generate-secrets). Its name says the outcome. The real
 compose renders it, sources/declared.py makes its Subjects, and the control's
 real thin test judges them, so a fixture proves the declared model, the check
 and the wiring at once, with the file and line each result names.
 """
 
+import secrets
 import shutil
 from collections import defaultdict
 from pathlib import Path
@@ -31,13 +33,21 @@ def fixture_files() -> list[Path]:
     return sorted(FIXTURES.glob("*/*.yml"))
 
 
+def case_secrets(path: Path) -> dict:
+    """The secret files a fixture makes: path -> mode."""
+    return yaml.safe_load(path.read_text())["x-passq-compliance"].get("secrets") or {}
+
+
 def judge(path: Path, where: Path):
     """Render the fixture in a copy at `where` (outside any git checkout), run its control's
     thin test on its Subjects; the case, the outcome and the Finding."""
     shutil.copytree(path.parent, where, dirs_exist_ok=True)
     about = yaml.safe_load(path.read_text())["x-passq-compliance"]
-    for name, mode in (about.get("modes") or {}).items():
-        (where / name).chmod(int(mode, 8))
+    for name, mode in case_secrets(path).items():
+        secret = where / name
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_text(secrets.token_urlsafe(36))  # 48 characters
+        secret.chmod(int(mode, 8))
     model = compose_files.load([where / path.name])
     stack = declared.stack(model)
     policy = policy_from(about.get("policy"))
@@ -67,7 +77,8 @@ def test_declared_fixture(path, tmp_path, monkeypatch):
     assert "HostConfig." not in finding.evidence, "a declared finding speaks compose's keys"
     assert location is not None and location.file in (path.name, "app/Dockerfile") \
         and location.line >= 1, location
-    redact = Redactor().learn(model.secret_candidates(case.policy.credential_env_patterns))
+    made = [(tmp_path / name).read_text() for name in case_secrets(path)]
+    redact = Redactor().learn([*model.secret_candidates(case.policy.credential_env_patterns), *made])
     for text in (finding.evidence, finding.message):
         assert redact(text) == text, f"{case.name}: a secret value reached the finding"
 
