@@ -45,6 +45,11 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
+def first_written(origin: Mapping, keys, otherwise: Location | None) -> Location | None:
+    """Where the first of `keys` is written (`origin`: key -> Location), else `otherwise`."""
+    return next((origin[k] for k in keys if k in origin), otherwise)
+
+
 @dataclass(frozen=True, repr=False)
 class Subject:
     """The settings of one container or declared service, taken once."""
@@ -89,7 +94,7 @@ class Subject:
 
     def locate(self, keys) -> Location | None:
         """The line of the first of `keys` the declaration writes, else the service's own."""
-        return next((self.origin[k] for k in keys if k in self.origin), self.location)
+        return first_written(self.origin, keys, self.location)
 
     @property
     def id(self) -> str:
@@ -150,7 +155,9 @@ class Stack:
         return self.location is not None
 
     def locate(self, keys) -> Location | None:
-        return next((self.origin[k] for k in keys if k in self.origin), self.location)
+        """The line of the first of `keys` (`networks`, `secrets`) the files write, else the
+        first file's."""
+        return first_written(self.origin, keys, self.location)
 
     def service(self, name: str) -> tuple[Subject, ...]:
         return tuple(c for c in self.containers if c.service == name)

@@ -14,7 +14,8 @@ never compared or shown.
 
 from collections.abc import Mapping
 
-from compliance.checks import resources
+from compliance.checks import network, resources
+from compliance.checks.facts import tmpfs_mounts
 from compliance.checks.hardening import capability, security_option
 from compliance.model import Stack, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
@@ -110,12 +111,13 @@ def _security_opts(hc: Mapping, declared: Subject) -> set[str]:
 
 def _tmpfs(subject: Subject) -> str:
     """Every tmpfs mount (`tmpfs:` and `volumes:` of type tmpfs), options sorted."""
-    paths = {path: ",".join(sorted(o for o in (options or "").split(",") if o))
-             for path, options in (subject.host_config.get("Tmpfs") or {}).items()}
-    for mount in subject.attrs.get("Mounts") or ():
-        if mount.get("Type") == "tmpfs":
-            paths[mount.get("Destination", "")] = "(mount)"
-    return _list(f"{path}:{options}" if options else path for path, options in paths.items())
+    def one(path: str, options: str | None) -> str:
+        if options is None:
+            return f"{path}:(mount)"
+        options = ",".join(sorted(o for o in options.split(",") if o))
+        return f"{path}:{options}" if options else path
+
+    return _list(one(path, options) for path, options in tmpfs_mounts(subject.attrs).items())
 
 
 def _network_mode(running: str, declared: Subject) -> str:
@@ -127,15 +129,15 @@ def _network_mode(running: str, declared: Subject) -> str:
 
 
 def _ports(subject: Subject):
-    """The published ports: a swarm task's are its service's (`Endpoint.Ports`), the
-    routing mesh's included, which no container inspect shows."""
-    published = (subject.attrs.get("Endpoint") or {}).get("Ports") or subject.host_config.get("PortBindings")
-    for key, bindings in (published or {}).items():
-        target, _, protocol = key.partition("/")
-        for binding in bindings or ():
-            host_ip = binding.get("HostIp") or ""
-            host = f"[{host_ip}]" if ":" in host_ip else host_ip
-            yield f"{host or '*'}:{binding.get('HostPort') or '(any)'}->{target}/{protocol or 'tcp'}"
+    """The published ports as declared: a swarm task's are its service's (`Endpoint.Ports`,
+    the routing mesh's included, which no container inspect shows), else `PortBindings`."""
+    published = network.bindings(subject)
+    source = "Endpoint.Ports" if any(b.source == "Endpoint.Ports" for b in published) \
+        else "HostConfig.PortBindings"
+    for b in published:
+        if b.source == source:
+            host = f"[{b.host_ip}]" if ":" in b.host_ip else b.host_ip
+            yield f"{host or '*'}:{b.host_port or '(any)'}->{b.port}"
 
 
 def _healthcheck(running: Mapping, declared: Mapping) -> dict[str, str]:

@@ -9,6 +9,7 @@ auditor can match it against `docker inspect`.
 
 import functools
 import json
+import posixpath
 from collections.abc import Mapping
 
 from compliance.outcomes import undecided
@@ -58,3 +59,14 @@ def network_mode(attrs: Mapping) -> str:
 def mounts(attrs: Mapping) -> tuple[Mapping, ...]:
     """The runtime `Mounts[]` list (binds, volumes, `--mount` tmpfs; not `HostConfig.Tmpfs`)."""
     return tuple(lookup(attrs, "Mounts", ()) or ())
+
+
+def tmpfs_mounts(attrs: Mapping) -> dict[str, str | None]:
+    """Every tmpfs mount point (normalized) -> its `--tmpfs` options, or None for a
+    `--mount type=tmpfs` (a `Mounts[]` entry, which carries none); `--tmpfs` wins a tie."""
+    declared = lookup(attrs, "HostConfig.Tmpfs", None) or {}
+    found: dict[str, str | None] = {posixpath.normpath(p): options or "" for p, options in declared.items()}
+    for mount in mounts(attrs):
+        if mount.get("Type") == "tmpfs":
+            found.setdefault(posixpath.normpath(mount.get("Destination", "")), None)
+    return found

@@ -6,7 +6,7 @@ devices) in host_paths.py, HRD-08 (the processes) in processes.py.
 
 import posixpath
 
-from compliance.checks.facts import decided, lookup, mounts, shown
+from compliance.checks.facts import decided, lookup, mounts, shown, tmpfs_mounts
 from compliance.model import SWARM_TASK, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import ServicePolicy
@@ -124,12 +124,8 @@ def read_only_rootfs(container: Subject) -> Finding:
 
 def _tmpfs_paths(container: Subject) -> dict[str, str]:
     """Every tmpfs mount point -> where the engine reports it (`--tmpfs` vs `--mount`)."""
-    found = {posixpath.normpath(p): "HostConfig.Tmpfs"
-             for p in lookup(container.attrs, "HostConfig.Tmpfs", None) or {}}
-    for mount in mounts(container.attrs):
-        if mount.get("Type") == "tmpfs":
-            found.setdefault(posixpath.normpath(mount.get("Destination", "")), "Mounts[] tmpfs")
-    return found
+    return {path: "HostConfig.Tmpfs" if options is not None else "Mounts[] tmpfs"
+            for path, options in tmpfs_mounts(container.attrs).items()}
 
 
 def _other_mount(container: Subject, path: str) -> str:

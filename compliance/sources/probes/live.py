@@ -68,6 +68,9 @@ class Live:
         self._observed: dict[str, object] = {}
         self._swept = False
         self._background: Future | None = None
+        # the running containers whose root mount the engine host cannot show
+        self._write_targets = [c for c in running(stack.containers) if not (c.inside and c.inside.mounts)]
+        self._write_target_ids = {c.id for c in self._write_targets}
 
     def flows(self) -> list[FlowObservation]:
         """NET-04: every deny and allow flow of the policy, probed."""
@@ -81,13 +84,13 @@ class Live:
         """HRD-02: the write attempt on `container`'s root filesystem; None when it does not
         run or the kernel's mount table already answers (no probe is needed then, nor a wait
         for the other kinds). All such containers of the stack are probed at once."""
-        if container.id not in {c.id for c in self.write_targets()}:
+        if container.id not in self._write_target_ids:
             return None
         return self._get("writes").get(container.id)
 
     def write_targets(self) -> list[Subject]:
         """The running containers whose root mount the engine host cannot show."""
-        return [c for c in running(self.stack.containers) if not (c.inside and c.inside.mounts)]
+        return self._write_targets
 
     def start(self) -> None:
         """Probe every kind of `together` now, in the background; a read waits for it."""
