@@ -206,14 +206,18 @@ def _file_entry(line: str) -> tuple[str, FileEntry] | None:
 
 def parse_view(output: str, view: str) -> dict[str, Inside]:
     """The engine host's answer (sources/inside.py's script) -> container id -> Inside.
-    A container whose pid no longer belongs to it (`@@gone`) is left out."""
+    A container whose pid no longer belongs to it (no cgroup of that pid names it) is left
+    out."""
     sections: dict[str, dict[str, list[str]]] = {}
-    shared: dict[str, list[str]] = {"processes": [], "cgroups": []}
+    shared: dict[str, list[str]] = {}
+    pids: dict[str, str] = {}
     current, part = None, None
     for line in output.splitlines():
         if line.startswith("@@container "):
-            current, part = sections.setdefault(line.split(" ", 1)[1].strip(), {}), None
-        elif line.startswith("@@") and line[2:] in ("processes", "cgroups", "done"):
+            _, container_id, pid = [*line.split(), ""][:3]
+            current, part = sections.setdefault(container_id, {}), None
+            pids[container_id] = pid
+        elif line.startswith("@@") and line[2:] in ("files", "processes", "cgroups", "done"):
             current, part = shared, line[2:]
             shared.setdefault(part, [])
         elif line.startswith("@@") and current is not None and current is not shared:
@@ -223,30 +227,40 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
             current.setdefault(part, []).append(line)
     if "done" not in shared:
         return {}
-    comm = {}
-    for line in shared["processes"]:
-        path, _, name = line.partition(":")
-        pid = path.rsplit("/", 2)[-2]
-        if pid.isdigit():
-            comm[pid] = name.rstrip("\n")
-    members: dict[str, set[str]] = {}
-    for line in shared["cgroups"]:
-        path, _, cgroup = line.partition(":")
-        members.setdefault(path.rsplit("/", 2)[-2], set()).add(cgroup)
+    files = _per_process(shared.get("files", ()))
+    comm = {pid: lines[0] for (pid, name), lines in _per_process(shared.get("processes", ())).items()
+            if name == "comm" and lines}
+    members = {pid: lines for (pid, name), lines in _per_process(shared.get("cgroups", ())).items()
+               if name == "cgroup"}
     found = {}
     for container_id, parts in sections.items():
-        if "gone" in parts:
-            continue
-        status = parse_status("\n".join(parts.get("status", ()))) if "status" in parts else None
-        mounts = parse_mountinfo("\n".join(parts["mountinfo"])) if parts.get("mountinfo") else None
+        pid = pids[container_id]
+        if not any(container_id in cgroup for cgroup in members.get(pid, ())):
+            continue  # its pid is gone, or another's now
+        status = files.get((pid, "status"))
+        mounts = files.get((pid, "mountinfo"))
+        status = parse_status("\n".join(status)) if status is not None else None
+        mounts = parse_mountinfo("\n".join(mounts)) if mounts else None
         rooted = "noroot" not in parts
         secrets = dict(filter(None, map(_file_entry, parts.get("secrets", ())))) if rooted else None
-        processes = tuple(sorted((Process(int(pid), comm[pid]) for pid, cgroups in members.items()
-                                  if pid in comm and any(container_id in c for c in cgroups)),
+        processes = tuple(sorted((Process(int(p), comm[p]) for p, cgroups in members.items()
+                                  if p in comm and any(container_id in c for c in cgroups)),
                                  key=lambda p: p.pid)) if comm else None
         programs = {line[1:]: line[0] == "+" for line in parts.get("programs", ())
                     if line[:1] in ("+", "-")}
         resolved = dict(line.split("\t", 1) for line in parts.get("resolved", ()) if "\t" in line)
         found[container_id] = Inside(view, status, mounts, secrets, processes,
                                      programs if rooted else None, MappingProxyType(resolved))
+    return found
+
+
+def _per_process(lines) -> dict[tuple[str, str], list[str]]:
+    """`grep -H "" /proc/<pid>/<file> ...` -> (pid, file) -> its lines."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for line in lines:
+        path, _, text = line.partition(":")
+        head, file = path.rsplit("/", 1) if "/" in path else ("", path)
+        pid = head.rsplit("/", 1)[-1]
+        if pid.isdigit():
+            found.setdefault((pid, file), []).append(text)
     return found

@@ -25,17 +25,22 @@ def test_mountinfo_gives_each_mount_its_options_type_and_propagation():
 
 def test_one_answer_for_every_container_is_split_and_read():
     answer = "\n".join([
-        "@@container aaa", "@@status", "Uid:\t1001\t1001\t1001\t1001", "Gid:\t1001\t1001\t1001\t1001",
-        "NoNewPrivs:\t1", "@@mountinfo", *MOUNTINFO.splitlines(), "@@secrets",
+        "@@container aaa 10", "@@secrets",
         "regular file|0|0|600|/proc/10/root/run/secrets/db_pw", "@@programs",
         "-/usr/bin/curl", "-/bin/curl",
-        "@@container bbb", "@@gone",
-        "@@container ccc", "@@status", "Uid:\t0\t0\t0\t0", "Gid:\t0\t0\t0\t0", "@@mountinfo", "@@noroot",
+        "@@container bbb 13",
+        "@@container ccc 14", "@@noroot",
+        "@@files", "/proc/10/status:Uid:\t1001\t1001\t1001\t1001",
+        "/proc/10/status:Gid:\t1001\t1001\t1001\t1001", "/proc/10/status:NoNewPrivs:\t1",
+        *(f"/proc/10/mountinfo:{line}" for line in MOUNTINFO.splitlines()),
+        "/proc/14/status:Uid:\t0\t0\t0\t0", "/proc/14/status:Gid:\t0\t0\t0\t0",
         "@@processes", "/proc/10/comm:sleep", "/proc/11/comm:sshd", "/proc/12/comm:other",
+        "/proc/13/comm:reused", "/proc/14/comm:sh",
         "@@cgroups", "/proc/10/cgroup:0::/docker/aaa", "/proc/11/cgroup:0::/docker/aaa",
-        "/proc/12/cgroup:0::/docker/zzz", "@@done"])
+        "/proc/12/cgroup:0::/docker/zzz", "/proc/13/cgroup:0::/docker/zzz",
+        "/proc/14/cgroup:0::/docker/ccc", "@@done"])
     seen = kernel.parse_view(answer, "engine host (test)")
-    assert set(seen) == {"aaa", "ccc"}  # bbb's pid is no longer its own
+    assert set(seen) == {"aaa", "ccc"}  # bbb's pid 13 is another container's now
     a = seen["aaa"]
     assert (str(a.kernel.ids), a.kernel.no_new_privs, str(a.root_mount())) == ("1001:1001", True,
                                                                             "/ overlay ro")

@@ -175,6 +175,7 @@ def test_a_container_name_with_markup_is_escaped_in_its_row():
 
     class Report:
         compliance_record = record
+        when, passed, sections = "call", False, []
 
     cells = ["<td>Failed</td>", "test", "duration", "<td>links</td>"]
     html_report.results_table_row(Report, cells)
@@ -217,3 +218,17 @@ def test_an_interrupted_write_keeps_the_old_report(tmp_path, monkeypatch):
         files.write_json(target, {"gate": {"passed": True}})
     assert json.loads(target.read_text()) == {"gate": {"passed": False}}
     assert [p.name for p in tmp_path.iterdir()] == ["compliance.json"]
+
+
+def test_a_passed_set_up_or_tear_down_gets_no_row_unless_it_printed():
+    class Quiet:
+        when, passed, sections, nodeid = "setup", True, [], "t.py::x[web]"
+
+    class Talkative(Quiet):
+        when, sections = "teardown", [("Captured stdout teardown", "bye")]
+
+    quiet, talkative = ["<td>Passed</td>", "test", "duration", "<td></td>"], ["<td>Passed</td>", "test",
+                                                                              "duration", "<td></td>"]
+    html_report.results_table_row(Quiet, quiet)
+    html_report.results_table_row(Talkative, talkative)
+    assert quiet == [] and len(talkative) == 8

@@ -5,9 +5,11 @@ From the engine host, `/proc/<pid>/` of a container's main process shows its
 status (uid, NoNewPrivs, capabilities, seccomp), its mount table, its root
 filesystem (so /run/secrets/<name> as the container sees it) and, through the
 cgroups of every process, the container's process list. All of it is read in
-ONE shell command for every container of the stack (about 20 ms for 200),
-through testinfra: `local://` when the engine's socket is on this machine,
-`ssh://user@host` when the engine is reached over ssh. Nothing is written
+ONE shell command for every container of the stack (about 0.3 s for 200; the
+kernel's files of every process come out of one `grep`, since the shell's `read`
+takes a /proc file a byte at a time), through testinfra: `local://` when the
+engine's socket is on this machine, `ssh://user@host` when the engine is reached
+over ssh. Nothing is written
 and nothing runs inside a container. A remote tcp:// engine has no such view:
 the checks then say so (error or skipped, never passed).
 """
@@ -45,18 +47,14 @@ resolve() {
   done
   out=${done:-/}
 }
-# show FILE: print it; holds LINE: whether one of its lines contains it
-show() { while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done < "$1"; }
-holds() { while IFS= read -r l; do case $l in *"$2"*) return 0 ;; esac; done < "$1"; return 1; }
 proc=$1; resolved=$2; shift 2
+pids=""
 while [ $# -ge 3 ]; do
   id=$1; pid=$2; paths=$3; shift 3
-  d=$proc/$pid
-  echo "@@container $id"
-  if ! holds "$d/cgroup" "$id" 2>/dev/null; then echo "@@gone"; continue; fi
-  echo "@@status"; show "$d/status" 2>/dev/null
-  echo "@@mountinfo"; show "$d/mountinfo" 2>/dev/null
-  if ! ls "$d/root/" >/dev/null 2>&1; then echo "@@noroot"; continue; fi
+  d=$proc/$pid; pids="$pids $pid"
+  echo "@@container $id $pid"
+  for f in "$d"/root/*; do break; done
+  if ! { [ -e "$f" ] || [ -L "$f" ]; }; then echo "@@noroot"; continue; fi
   echo "@@secrets"
   for f in "$d"/root/run/secrets/* "$d"/root/run/secrets/.[!.]*; do
     [ -e "$f" ] || [ -L "$f" ] || continue
@@ -76,6 +74,9 @@ while [ $# -ge 3 ]; do
   done
   IFS=$old
 done
+echo "@@files"
+for pid in $pids; do set -- "$@" "$proc/$pid/status" "$proc/$pid/mountinfo"; done
+[ $# -gt 0 ] && grep -Hs "" "$@"
 echo "@@processes"
 grep -Hs "" "$proc"/[0-9]*/comm
 echo "@@cgroups"
