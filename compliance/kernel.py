@@ -230,12 +230,11 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
     files = _per_process(shared.get("files", ()))
     comm = {pid: lines[0] for (pid, name), lines in _per_process(shared.get("processes", ())).items()
             if name == "comm" and lines}
-    members = {pid: lines for (pid, name), lines in _per_process(shared.get("cgroups", ())).items()
-               if name == "cgroup"}
+    members = _members(_per_process(shared.get("cgroups", ())), set(sections))
     found = {}
     for container_id, parts in sections.items():
         pid = pids[container_id]
-        if not any(container_id in cgroup for cgroup in members.get(pid, ())):
+        if pid not in members.get(container_id, ()):
             continue  # its pid is gone, or another's now
         status = files.get((pid, "status"))
         mounts = files.get((pid, "mountinfo"))
@@ -243,15 +242,30 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
         mounts = parse_mountinfo("\n".join(mounts)) if mounts else None
         rooted = "noroot" not in parts
         secrets = dict(filter(None, map(_file_entry, parts.get("secrets", ())))) if rooted else None
-        processes = tuple(sorted((Process(int(p), comm[p]) for p, cgroups in members.items()
-                                  if p in comm and any(container_id in c for c in cgroups)),
-                                 key=lambda p: p.pid)) if comm else None
+        processes = tuple(sorted((Process(int(p), comm[p]) for p in members.get(container_id, ())
+                                  if p in comm), key=lambda p: p.pid)) if comm else None
         programs = {line[1:]: line[0] == "+" for line in parts.get("programs", ())
                     if line[:1] in ("+", "-")}
         resolved = dict(line.split("\t", 1) for line in parts.get("resolved", ()) if "\t" in line)
         found[container_id] = Inside(view, status, mounts, secrets, processes,
                                      programs if rooted else None, MappingProxyType(resolved))
     return found
+
+
+_CGROUP_PARTS = re.compile(r"[/:.\-]")  # a cgroup path's parts, one of them a container id
+
+
+def _members(files: dict[tuple[str, str], list[str]], container_ids: set[str]) -> dict[str, set[str]]:
+    """Container id -> the pids whose cgroups name it (`0::/docker/<id>`,
+    `.../docker-<id>.scope`, one line per hierarchy in cgroup v1), every cgroup line read
+    once."""
+    members: dict[str, set[str]] = {}
+    for (pid, name), lines in files.items():
+        if name == "cgroup":
+            named = {part for line in lines for part in _CGROUP_PARTS.split(line)}
+            for container_id in named & container_ids:
+                members.setdefault(container_id, set()).add(pid)
+    return members
 
 
 def _per_process(lines) -> dict[tuple[str, str], list[str]]:
