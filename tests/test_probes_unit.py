@@ -263,6 +263,14 @@ def test_connect_output_is_classified():
         "a2-0": "unreachable", "a2-1": "error"}
 
 
+def test_a_connect_tried_twice_is_decided_by_the_try_that_was_answered():
+    out = ("@@connect d0-0 1 nc: timed out\n@@connect d1-0 1 nc: timed out\n"
+           "@@connect d0-0 0\n@@connect d1-0 1 nc: timed out\n"
+           "@@connect d2-0 1 nc: timed out\n@@connect d2-0 1 nc: bad address 'x'\n@@done\n")
+    assert {k: v[0] for k, v in parse.parse_connects(out).items()} == {
+        "d0-0": "connected", "d1-0": "timeout", "d2-0": "error"}
+
+
 def test_an_unfinished_probe_is_an_error():
     with pytest.raises(ProbeError, match="did not finish"):
         parse.parse_connects("@@connect a0-0 0\n")

@@ -38,10 +38,21 @@ def connect_result(rc: str, text: str) -> tuple[str, str]:
     return "error", f"exit {rc}: {text}".strip()[:200]
 
 
+# When a connect was tried more than once, what one try saw decides, in this order: an
+# answer (connected, refused) over a failed try over no answer.
+DECIDES = ("connected", "refused", "error", "unreachable", "timeout")
+
+
 def parse_connects(output: str) -> dict[str, tuple[str, str]]:
-    """Attempt id -> (result, detail)."""
-    return {fields[0]: connect_result(fields[1], " ".join(fields[2:]))
-            for fields in probe_lines(output, "connect") if len(fields) >= 2}
+    """Attempt id -> (result, detail), its tries combined (DECIDES)."""
+    found: dict[str, tuple[str, str]] = {}
+    for fields in probe_lines(output, "connect"):
+        if len(fields) >= 2:
+            seen = connect_result(fields[1], " ".join(fields[2:]))
+            known = found.get(fields[0])
+            if known is None or DECIDES.index(seen[0]) < DECIDES.index(known[0]):
+                found[fields[0]] = seen
+    return found
 
 
 def parse_ssl(output: str) -> dict[str, tuple[str, str | None, str]]:

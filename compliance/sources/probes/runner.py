@@ -30,7 +30,7 @@ from compliance.sources.engine import Engine
 PROBE_IMAGE = "passq-fixture/busybox:1.35"
 OWNER_LABEL = f"{PROBE_LABEL}.owner"  # "<hostname>:<pid>" of the run that started it
 WORKERS = 8  # probe containers at once
-CONNECT_TIMEOUT_S = 2  # one TCP connect (nc -w)
+CONNECT_TIMEOUT_S = 1  # one try of a TCP connect (nc -w); each connect is tried twice (scripts.py)
 DEADLINE_S = 30  # one probe container, start to exit; then it is killed
 STALE_AFTER_S = 300  # a probe container this old is a leftover, whoever started it
 

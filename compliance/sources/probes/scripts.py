@@ -22,13 +22,19 @@ try() {
   done
 }
 """
+# Every connect is tried twice, the second SYN a quarter second after the first, each
+# given nc's connect timeout ($1, 1 s): a flow counts as unanswered only when neither was
+# answered. That is the two chances one connect had in a 2 s window (its SYN, and the
+# kernel's retransmission after 1 s), in 1.25 s, and a SYN dropped once (a listener's full
+# backlog) no longer leaves a single chance. Each attempt prints its own line.
 CONNECT_SCRIPT = RETRY_REFUSED + """
 t=$1; shift
-while [ $# -ge 3 ]; do
-  ( try timeout $((t + 3)) nc -w "$t" "$2" "$3" -e true </dev/null
-    echo "@@connect $1 $rc" $out ) &
-  shift 3
-done
+attempt() {
+  try timeout $((t + 3)) nc -w "$t" "$2" "$3" -e true </dev/null
+  echo "@@connect $1 $rc" $out
+}
+round() { while [ $# -ge 3 ]; do attempt "$1" "$2" "$3" & shift 3; done; }
+round "$@"; sleep 0.25; round "$@"
 wait
 echo "@@done"
 """
