@@ -2,6 +2,7 @@
 official 2.1.0 schema, the HTML's checklist ticks and escaping, junit.xml,
 redaction everywhere, atomic writes."""
 
+import gc
 import html
 import json
 import re
@@ -232,3 +233,8 @@ def test_a_passed_set_up_or_tear_down_gets_no_row_unless_it_printed():
     html_report.results_table_row(Quiet, quiet)
     html_report.results_table_row(Talkative, talkative)
     assert quiet == [] and len(talkative) == 8
+
+
+def test_an_audit_in_this_process_leaves_the_cycle_collector_as_it_found_it(audit, weak):
+    audit(weak, CHECKS)  # pytester runs it in this process: its freeze must not outlive it
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
