@@ -19,9 +19,11 @@ from compliance.record import AuditRecord
 from compliance.redact import SECRETS_DIR, Redactor, file_secrets
 from compliance.report import views
 from compliance.scans import Scans
-from compliance.sources import compose, compose_files, engine, secret_files, swarm, trivy
+from compliance.sources import compose, compose_files, engine, inside, secret_files, swarm, trivy
 from compliance.sources import declared as declared_source
 from compliance.sources.changes import Watch
+from compliance.sources.probes.runner import ProbeRunner
+from compliance.sources.probes.view import ProbedHost
 
 WAIVER = pytest.StashKey[dict]()
 AUDIT = pytest.StashKey["Audit"]()  # the run's one Audit, in config.stash
@@ -103,13 +105,23 @@ class Audit:
         resolve = policy.all_writable_paths()
         if not self.option("swarm"):
             try:
-                return compose.take(self._engine, self.stack_name, resolve=resolve)
+                return compose.take(self._engine, self.stack_name, resolve=resolve,
+                                    view_of=self._host_view)
             except compose.InventoryError:
                 if not swarm.is_manager(self._engine):
                     raise
         stack, self.nodes = swarm.take(self._engine, self.stack_name, self.node_engines(policy),
-                                       resolve=resolve)
+                                       resolve=resolve, view_of=self._host_view)
         return stack
+
+    def _host_view(self, engine):
+        """How the containers of `engine` are looked at from their host: testinfra's
+        local:// or ssh:// host, else (a tcp:// engine) a probe container in the host's PID
+        namespace, unless probes are off (--no-live): then there is no view."""
+        found = inside.engine_host(engine)
+        if found is None and not self.option("no_live"):
+            found = ProbedHost(ProbeRunner(engine, self.option("probe_image")))
+        return found
 
     def node_engines(self, policy) -> dict[str, str]:
         """Swarm node -> engine URL: the policy's swarm.nodes, then --node-engine NODE=URL."""

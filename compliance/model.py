@@ -62,7 +62,7 @@ class Subject:
     process: Ids | None  # real uid:gid of the main process; None when not running
     test_id: str
     # what the engine host sees of the main process (kernel status, mounts, /run/secrets,
-    # processes); None where there is no such view (a tcp:// engine, a stopped container)
+    # processes); None where there is no such view (a stopped container, no probe on a tcp:// engine)
     inside: Inside | None = None
     # the engine's `docker info` SecurityOptions (`name=no-new-privileges`, `name=seccomp,...`);
     # None where no engine is known (a declared service)

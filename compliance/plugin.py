@@ -41,7 +41,8 @@ def pytest_addoption(parser):
     group.addoption("--report-dir", metavar="DIR", default="reports",
                     help="where the reports go (default: reports/)")
     group.addoption("--no-live", action="store_true",
-                    help="skip the live probes; they report `skipped`")
+                    help="skip the live probes (they report `skipped`); no probe container is "
+                         "started, so a tcp:// engine's host is not looked at either")
     group.addoption("--probe-image", metavar="IMAGE", default=probes.PROBE_IMAGE,
                     help="image of the live probe containers: a busybox with sh, nc, timeout, "
                          f"dd, od (default: {probes.PROBE_IMAGE})")

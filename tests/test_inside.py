@@ -1,12 +1,17 @@
 """The engine host's view of a container (compliance/sources/inside.py): what it asks, how its
 one batched answer is read, and that it reads a real container right."""
 
+import dataclasses
+
 import docker
 import pytest
 
 from compliance import kernel
 from compliance.processes import Process
-from compliance.sources import inside
+from compliance.sources import engine, inside
+from compliance.sources.compose import PROBE_LABEL
+from compliance.sources.probes.runner import ProbeRunner
+from compliance.sources.probes.view import ProbedHost
 
 MOUNTINFO = """\
 730 588 0:77 / / ro,relatime master:312 - overlay overlay rw,lowerdir=/var/lib/docker/l
@@ -83,3 +88,32 @@ def test_the_engine_host_reads_a_real_container_in_one_command():
         assert view.secrets == {}
     finally:
         container.remove(force=True)
+
+
+def test_an_engine_whose_host_testinfra_cannot_reach_is_seen_through_a_probe_container():
+    client = docker.from_env()
+    container = client.containers.run(
+        "passq-fixture/busybox:1.35", ["sleep", "60"], detach=True, read_only=True, user="1001:1001",
+        tmpfs={"/tmp": "size=1m"}, security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
+        network_mode="none")
+    remote = dataclasses.replace(engine.connect(), host="tcp://engine.example:2376")  # not local
+    runner = ProbeRunner(remote)
+    try:
+        container.reload()
+        target = inside.Target(container.id, container.attrs["State"]["Pid"], ("/bin/sh", "/bin/curl"))
+        probed = ProbedHost(runner).look([target], resolve=["/tmp"])[container.id]
+        local = inside.EngineHost("local://").look([target], resolve=["/tmp"])[container.id]
+        assert probed.view == ("engine host (tcp://engine.example:2376) through a probe container "
+                               "in its PID namespace")
+        assert (probed.kernel, probed.mounts, probed.secrets, probed.programs, probed.processes,
+                probed.resolved) == (local.kernel, local.mounts, local.secrets, local.programs,
+                                     local.processes, local.resolved)
+        assert not client.containers.list(all=True, filters={"label": f"{PROBE_LABEL}={runner.run_id}"})
+    finally:
+        container.remove(force=True)
+
+
+def test_without_a_probe_image_there_is_no_view_rather_than_a_wrong_one():
+    remote = dataclasses.replace(engine.connect(), host="tcp://engine.example:2376")
+    target = inside.Target("0" * 64, 1)
+    assert ProbedHost(ProbeRunner(remote, "passq-fixture/no-such-image:0")).look([target]) == {}

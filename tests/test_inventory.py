@@ -8,6 +8,8 @@ import docker
 import pytest
 
 from compliance.sources import compose, engine
+from compliance.sources.probes.runner import ProbeRunner
+from compliance.sources.probes.view import ProbedHost
 
 IMAGE = "passq-fixture/busybox:1.35"
 
@@ -104,3 +106,14 @@ def test_where_the_engine_hosts_proc_is_not_ours_docker_top_gives_ids_and_proces
     # as above, plus one `docker top` per running container
     assert remote.calls.count - before == (1 + len(stack.containers) + 3 * len(images) + 1 + 1
                                            + running)
+
+
+def test_where_the_engine_hosts_proc_is_not_ours_a_probe_container_reads_it(two_projects, tmp_path):
+    remote = dataclasses.replace(engine.connect(), host="tcp://engine.example:2376")
+    stack = compose.take(remote, two_projects, layer_cache=tmp_path,
+                         view_of=lambda e: ProbedHost(ProbeRunner(e)))
+    by_service = {c.service: c for c in stack.containers}
+    web, db = by_service["web"], by_service["db"]
+    assert str(web.kernel.ids) == "1001:1001" and str(db.kernel.ids) == "0:0"
+    assert [p.name for p in web.processes] == ["sleep"]
+    assert "through a probe container" in web.inside.view and by_service["job"].inside is None

@@ -41,8 +41,8 @@ def required_secrets_readable(container: Subject, policy: ServicePolicy) -> Find
     if kernel is None or seen is None:
         why = "it is declared, not running (the live audit looks inside)" if container.declared else \
             "it is not running" if not container.state.get("Running") else (
-            "the engine host's view of its files is not available (a tcp:// engine, or no "
-            "permission to read /proc/<pid>/root)")
+            "no view of its files: its engine's host could not be looked at (a tcp:// engine "
+            "with --no-live, no probe image there, or no permission to read /proc/<pid>/root)")
         return not_applicable(f"cannot look inside the container: {why}")
     who = f"main process uid {kernel.ids.uid} gid {kernel.ids.gid}"
     unreadable, shown = [], []

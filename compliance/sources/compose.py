@@ -13,7 +13,7 @@ sees, and its repr never shows an environment value.
 """
 
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from compliance.model import Stack, Subject, freeze
 from compliance.processes import Process
 from compliance.sources import inside as inside_view
 from compliance.sources.engine import Engine
+from compliance.sources.inside import HostView
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -57,11 +58,13 @@ def compose_network_name(network: Mapping, project: str) -> str:
 
 
 def take(engine: Engine, project: str, proc: Path = Path("/proc"),
-         layer_cache: Path | None = None, resolve=()) -> Stack:
+         layer_cache: Path | None = None, resolve=(),
+         view_of: Callable[[Engine], HostView | None] = inside_view.engine_host) -> Stack:
     """Inspect every container of `project` once (running and stopped), and look at each
     from the engine host where it can be. `layer_cache` is where the images' setuid/setgid
     files are cached (default: layers.cache_dir()); `resolve`: paths the checks will ask
-    about, to be followed through each container's own symlinks."""
+    about, to be followed through each container's own symlinks; `view_of(engine)`: how
+    that engine's host is looked at (None: it is not)."""
     listed = engine.api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
     listed = [c for c in listed if PROBE_LABEL not in (c.get("Labels") or {})]
     if not listed:
@@ -71,7 +74,7 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc"),
         )
     networks = {n["Name"]: n for n in engine.api.networks()}
     containers = subjects(engine, [c["Id"] for c in listed], project, networks, proc, layer_cache,
-                          resolve)
+                          resolve, view_of=view_of)
     stack_networks = {
         compose_network_name(n, project): freeze(n) for n in networks.values()
         if (n.get("Labels") or {}).get(PROJECT_LABEL) == project
@@ -82,7 +85,8 @@ def take(engine: Engine, project: str, proc: Path = Path("/proc"),
 
 def subjects(engine: Engine, container_ids, project: str, networks: Mapping,
              proc: Path = Path("/proc"), layer_cache: Path | None = None, resolve=(),
-             overlay=None) -> list[Subject]:
+             overlay=None,
+             view_of: Callable[[Engine], HostView | None] = inside_view.engine_host) -> list[Subject]:
     """The containers `container_ids` of one engine as Subjects, each inspected once, its
     image once per image ID, and looked at from the engine host where it can be.
     `networks`: the engine's networks by name; `overlay(attrs) -> attrs` adds what another
@@ -96,7 +100,7 @@ def subjects(engine: Engine, container_ids, project: str, networks: Mapping,
                           strict=True))
     info = engine.info()
     engine_security = tuple(info.get("SecurityOptions") or ())
-    host = inside_view.engine_host(engine)
+    host = view_of(engine)
     views = host.look([inside_view.target(attrs, images[attrs["Image"]].inspect)
                        for attrs in inspected], str(proc), resolve) if host else {}
     by_service: dict[str, int] = {}

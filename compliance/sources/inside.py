@@ -10,8 +10,10 @@ kernel's files of every process come out of one `grep`, since the shell's `read`
 takes a /proc file a byte at a time), through testinfra: `local://` when the
 engine's socket is on this machine, `ssh://user@host` when the engine is reached
 over ssh. Nothing is written
-and nothing runs inside a container. A remote tcp:// engine has no such view:
-the checks then say so (error or skipped, never passed).
+and nothing runs inside a container. A remote tcp:// engine is looked at the
+same way by a probe container in its host's PID namespace (sources/probes/view.py),
+unless probes are off (--no-live): without a view the checks say so (error or
+skipped, never passed).
 """
 
 import posixpath
@@ -152,7 +154,36 @@ def program_paths(test: tuple[str, ...], path: str) -> tuple[str, ...]:
     return tuple(posixpath.join(d, program) for d in path.split(":") if d.startswith("/"))
 
 
-class EngineHost:
+class HostView:
+    """A view of the engine's host, where SCRIPT runs once for every container: testinfra's
+    (EngineHost), or a probe container's (compliance/sources/probes/view.py)."""
+
+    @property
+    def view(self) -> str:
+        """How evidence names this view."""
+        raise NotImplementedError
+
+    def answer(self, args: list[str]) -> str | None:
+        """What SCRIPT printed with `args`; None when the host could not be asked."""
+        raise NotImplementedError
+
+    def look(self, targets: Iterable[Target], proc: str = "/proc",
+             resolve: Iterable[str] = ()) -> dict[str, Inside]:
+        """Container id -> what the host sees of it; {} when the host cannot be asked.
+        `resolve`: paths to resolve through each container's own symlinks (the policy's
+        writable paths: /var/run/postgresql is mounted, and shown by the kernel, as
+        /run/postgresql where /var/run links to /run)."""
+        targets = [t for t in targets if t.pid > 0]
+        if not targets:
+            return {}
+        args = [proc, "|".join(sorted(set(resolve))) or "-"]
+        for t in targets:
+            args += [t.container_id, str(t.pid), "|".join(t.paths) or "-"]
+        output = self.answer(args)
+        return parse_view(output, self.view) if output is not None else {}
+
+
+class EngineHost(HostView):
     """The machine the engine runs on, as testinfra reaches it."""
 
     def __init__(self, url: str, host=None):
@@ -163,24 +194,13 @@ class EngineHost:
     def view(self) -> str:
         return f"engine host ({self.url})"
 
-    def look(self, targets: Iterable[Target], proc: str = "/proc",
-             resolve: Iterable[str] = ()) -> dict[str, Inside]:
-        """Container id -> what the engine host sees of it; {} when the host cannot be asked.
-        `resolve`: paths to resolve through each container's own symlinks (the policy's
-        writable paths: /var/run/postgresql is mounted, and shown by the kernel, as
-        /run/postgresql where /var/run links to /run)."""
-        targets = [t for t in targets if t.pid > 0]
-        if not targets:
-            return {}
-        args = [proc, "|".join(sorted(set(resolve))) or "-"]
-        for t in targets:
-            args += [t.container_id, str(t.pid), "|".join(t.paths) or "-"]
+    def answer(self, args: list[str]) -> str | None:
         try:
             done = self.host.run(f"timeout {TIMEOUT_S} sh -c {_quote(SCRIPT)} view"
                                  + "".join(f" {_quote(a)}" for a in args))
         except Exception:  # an unreachable host is no view, never a crash
-            return {}
-        return parse_view(done.stdout, self.view)
+            return None
+        return done.stdout
 
 
 def _quote(text: str) -> str:
@@ -190,7 +210,8 @@ def _quote(text: str) -> str:
 def engine_host(engine: Engine) -> EngineHost | None:
     """The engine host's testinfra host: this machine for a local socket, the ssh target for
     `ssh://` (testinfra's ssh backend, with sudo so that /proc of root's processes reads);
-    None for a tcp:// engine, which offers no view of its host."""
+    None for a tcp:// engine, whose host testinfra cannot reach (a probe container can:
+    compliance/sources/probes/view.py)."""
     if engine.is_local:
         return EngineHost("local://")
     url = urlsplit(engine.host)

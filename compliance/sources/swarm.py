@@ -34,6 +34,7 @@ from compliance.sources import compose
 from compliance.sources import engine as engines
 from compliance.sources.compose import InventoryError, compose_network_name
 from compliance.sources.engine import Engine, EngineError
+from compliance.sources.inside import HostView, engine_host
 
 STACK_LABEL = "com.docker.stack.namespace"
 SECRETS_DIR = "/run/secrets"
@@ -49,10 +50,11 @@ def is_manager(engine: Engine) -> bool:
 
 def take(manager: Engine, stack: str, node_engines: Mapping[str, str], proc: Path = Path("/proc"),
          layer_cache: Path | None = None, resolve=(),
-         connect: Callable[[str], Engine] = engines.connect) -> tuple[Stack, dict[str, Engine]]:
+         connect: Callable[[str], Engine] = engines.connect,
+         view_of: Callable[[Engine], HostView | None] = engine_host) -> tuple[Stack, dict[str, Engine]]:
     """Every current task of `stack` as a Subject, and the engine of each node reached (by
     hostname: the live probes run there); `node_engines`: node hostname or ID -> engine URL
-    (the manager's own node needs none)."""
+    (the manager's own node needs none); `view_of(engine)`: how a node's host is looked at."""
     api = manager.api
     services = api.services(filters={"label": f"{STACK_LABEL}={stack}"})
     if not services:
@@ -74,7 +76,7 @@ def take(manager: Engine, stack: str, node_engines: Mapping[str, str], proc: Pat
         if engine is not None:
             reached[hostname] = engine
         subjects += _tasks_on(engine, why, on_node, by_id, hostname, stack, networks, proc,
-                              layer_cache, resolve, restarted)
+                              layer_cache, resolve, restarted, view_of)
     subjects.sort(key=lambda s: s.test_id)
     stack_networks = {compose_network_name(n, stack): freeze(n) for n in networks.values()}
     secrets = tuple(sorted(x["Spec"]["Name"] for x in api.secrets()))  # names only: no value
@@ -125,7 +127,8 @@ def _node_engine(manager: Engine, own: bool, hostname: str, url: str | None,
 
 
 def _tasks_on(engine: Engine | None, why: str, tasks, services: Mapping, hostname: str, stack: str,
-              networks: Mapping, proc: Path, layer_cache, resolve, restarted: Mapping) -> list[Subject]:
+              networks: Mapping, proc: Path, layer_cache, resolve, restarted: Mapping,
+              view_of: Callable[[Engine], HostView | None]) -> list[Subject]:
     """The Subjects of one node's tasks: inspected on its engine where it can be."""
     containers = {}
     if engine is not None:
@@ -136,7 +139,8 @@ def _tasks_on(engine: Engine | None, why: str, tasks, services: Mapping, hostnam
                 engine, ids, stack, node_networks, proc, layer_cache, resolve,
                 overlay=lambda attrs: _overlay(attrs, by_task[attrs["Id"]],
                                                services[by_task[attrs["Id"]]["ServiceID"]], hostname,
-                                               restarted.get(by_task[attrs["Id"]]["ID"], 0))):
+                                               restarted.get(by_task[attrs["Id"]]["ID"], 0)),
+                view_of=view_of):
             containers[subject.id] = replace(subject, kind=SWARM_TASK, node=hostname)
     out = []
     for task in tasks:

@@ -12,10 +12,15 @@ namespaces, so the target image needs no tools at all:
   filesystem through `/proc/<pid>/root`, as the target's own uid:gid with the
   target's capabilities.
 
+A view probe (view.py) looks where testinfra cannot reach: for a tcp:// engine, one
+probe container in the host's PID namespace reads every container's /proc with the
+engine host's own script (compliance/sources/inside.py), at inventory.
+
 Probes record raw observations (compliance/observations.py); the verdicts are pure
 checks in compliance/checks/live.py. The seams: scripts.py (what runs inside),
 parse.py (what it printed), plan.py (snapshot + policy -> what to try), runner.py
-(one runner for every kind), live.py (one run's observations, every kind in one pool).
+(one runner for every kind), live.py (one run's observations, every kind in one pool),
+view.py (the engine host's view through a probe).
 """
 
 from compliance.sources.probes.live import KINDS, PROBES_OF_CONTROL, Live
