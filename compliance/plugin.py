@@ -384,7 +384,7 @@ def pytest_runtest_makereport(item, call):
     report.compliance_outcome = outcome
     report.compliance_waiver = waiver_status
     report.compliance_record = html.record(result, audit.redact)  # plain data: xdist-safe
-    report.extras = [*getattr(report, "extras", []), html.record_extra(report.compliance_record)]
+    report.extras = [*getattr(report, "extras", []), *html.record_extras(report.compliance_record)]
     return report
 
 

@@ -127,9 +127,11 @@ def record(result, redact) -> dict:
     return views.redacted(views.record(result), redact)
 
 
-def record_extra(record) -> dict:
-    """The result's JSON record, attached to its row (the Links column)."""
-    return extras.json(record, name="record")
+def record_extras(record) -> list[dict]:
+    """A finding's JSON record (any outcome but passed), attached to its row (the Links
+    column): what an auditor copies into a ticket. A pass gets none: its row already says
+    everything, and a page of 200 containers carried 3,500 such copies (10 of its 21 MB)."""
+    return [] if record["outcome"] == "passed" else [extras.json(record, name="record")]
 
 
 def _label(record, e) -> str:
