@@ -4,9 +4,7 @@ Hooks and fixtures only; what a control decides lives in compliance/checks,
 what a control is lives in compliance/controls.
 """
 
-import atexit
 import functools
-import gc
 import itertools
 from collections import Counter
 from pathlib import Path
@@ -16,6 +14,7 @@ from pytest_metadata.plugin import metadata_key
 
 from compliance import controls, hosts, outcomes
 from compliance.audit import AUDIT, Audit
+from compliance.heap import Heap
 from compliance.outcomes import ControlError, ControlFailed, Result
 from compliance.report import html, outputs, scrub, terminal
 from compliance.sources import declared as declared_source
@@ -23,6 +22,7 @@ from compliance.sources import probes
 
 FINDING = pytest.StashKey[object]()
 HTML_REPORT = pytest.StashKey[object]()  # pytest-html's report data, to title it at the end
+HEAP = pytest.StashKey[Heap]()
 PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--compose-file")
 
 
@@ -73,25 +73,26 @@ def pytest_configure(config):
     for area in sorted({c.area for c in controls.CATALOG.values()}):
         config.addinivalue_line("markers", f"area_{area}: controls of area {area.upper()}")
     config.stash[AUDIT] = Audit(config)
-    config.add_cleanup(gc.unfreeze)  # the last clean-up: see pytest_unconfigure
+    config.stash[HEAP] = Heap()
+    config.add_cleanup(Heap.release)  # the session's last clean-up (heap.py)
     # After testinfra's own plugin, so that `host` means a container of the audited stack.
     if not config.pluginmanager.is_registered(hosts):
         config.pluginmanager.register(hosts, "passq-compliance-hosts")
 
 
-@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    """One more test done, counted by the heap policy (heap.py)."""
+    if item.config.stash[AUDIT].active:
+        item.config.stash[HEAP].test_done()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own collections for unraisable exceptions
 def pytest_unconfigure(config):
-    """The audit is over, and what it made is frozen out of the cycle collector: pytest
-    collects twice more (looking for unraisable exceptions) and the interpreter once at exit,
-    each walking every object of the run (0.2 s at 200 containers, the last one about 1 s)
-    only to find it alive or about to go with the process. Unfrozen by the last clean-up
-    (registered at configure), so an in-process run (pytester) leaks nothing; frozen again
-    at exit."""
+    """The audit is over: what it kept is frozen out of the cycle collector (heap.py)."""
     audit = config.stash.get(AUDIT, None)
     if audit is not None and audit.active:
-        gc.freeze()
-        atexit.unregister(gc.freeze)
-        atexit.register(gc.freeze)
+        Heap.run_over()
 
 
 def _refuse_a_misread_rootdir(config) -> None:
