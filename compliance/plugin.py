@@ -21,6 +21,7 @@ from compliance.sources import declared as declared_source
 from compliance.sources import probes
 
 FINDING = pytest.StashKey[object]()
+CURRENT_TEST = pytest.StashKey[pytest.Item]()  # the test pytest runs now (pytest_runtest_setup)
 HTML_REPORT = pytest.StashKey[object]()  # pytest-html's report data, to title it at the end
 HEAP = pytest.StashKey[Heap]()
 PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--compose-file")
@@ -283,20 +284,23 @@ def service_policy(policy, container):
     return policy.for_service(container.service)
 
 
-@pytest.fixture
-def verdict(request, pytestconfig):
-    """Report a check's Finding: redacted, remembered for the reports, then raised."""
+@pytest.fixture(scope="session")
+def verdict(pytestconfig):
+    """Report a check's Finding for the test being run: redacted, remembered for the
+    reports, then raised. One function for the whole session, since the test is the one
+    pytest runs (pytest_runtest_setup names it): no test pays for a fixture of its own."""
     audit = pytestconfig.stash[AUDIT]
-    control = controls.CATALOG[request.node.get_closest_marker("control").args[0]]
 
     def report(finding):
         __tracebackhide__ = True
-        if _subject_of(request.node, declared=True):
+        item = pytestconfig.stash[CURRENT_TEST]
+        if _subject_of(item, declared=True):
             finding = declared_source.spoken(finding)
         finding = finding.redacted(audit.redact)
-        request.node.stash[FINDING] = finding
-        service, _ = _subject(request.node)
-        outcomes.verdict(finding, terminal.lead(control.id, audit.redact(service) if service else None))
+        item.stash[FINDING] = finding
+        service, _ = _subject(item)
+        outcomes.verdict(finding, terminal.lead(_control_of(item),
+                                                audit.redact(service) if service else None))
 
     return report
 
@@ -323,8 +327,10 @@ def _subject(item) -> tuple[str | None, str | None]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """A container removed, recreated or reconfigured since the snapshot cannot be judged
-    from it: its remaining controls are errors with the reason, never passes."""
+    """The test being run is named for `verdict`. A container removed, recreated or
+    reconfigured since the snapshot cannot be judged from it: its remaining controls are
+    errors with the reason, never passes."""
+    item.config.stash[CURRENT_TEST] = item
     container = _subject_of(item, declared=False)
     mark = item.get_closest_marker("control")
     if container is not None and mark is not None:
