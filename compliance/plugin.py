@@ -359,8 +359,10 @@ def _control_of(item) -> str | None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
+    if report.when != "call" and not report.failed and not report.skipped:
+        return report
     control = _control_of(item)
-    if control is None or (report.when != "call" and not report.failed and not report.skipped):
+    if control is None:
         return report
     if report.when == "teardown" and not report.failed:
         return report
