@@ -145,6 +145,7 @@ def pytest_collection_modifyitems(session, config, items):
     if audit.failure or scope_failure:
         raise pytest.UsageError(audit.failure or scope_failure)
     covered = set()
+    marks_of = {}  # control id -> its severity and area markers, made once
     for item in items:
         marks = list(item.iter_markers("control"))
         names = set(getattr(item, "fixturenames", ()))
@@ -164,8 +165,11 @@ def pytest_collection_modifyitems(session, config, items):
             raise pytest.UsageError(f"{item.nodeid}: unknown control {marks[0].args[0]!r}")
         covered.add(control.id)
         item.repr_failure = functools.partial(_repr_finding, item, item.repr_failure)
-        item.add_marker(f"severity_{control.severity}")
-        item.add_marker(f"area_{control.area}")
+        if control.id not in marks_of:
+            marks_of[control.id] = (getattr(pytest.mark, f"severity_{control.severity}"),
+                                    getattr(pytest.mark, f"area_{control.area}"))
+        for mark in marks_of[control.id]:
+            item.add_marker(mark)
         audit.apply_waiver(item, control)
     _deselect_unreachable(config, items)
     missing = sorted(set(controls.CATALOG) - covered)
