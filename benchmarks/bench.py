@@ -454,14 +454,15 @@ def table(rows: list[Measurement]) -> str:
     previous: dict[tuple, Measurement] = {}
     for m in rows:
         marginal = ""
-        before = previous.get((m.suite, m.live)) if m.stack.startswith(PREFIX) else None
+        synthetic = m.stack.startswith(PREFIX) and m.label == m.stack  # not a variant's row
+        before = previous.get((m.suite, m.live)) if synthetic else None
         if before is not None and m.containers > before.containers:
             marginal = f"{1000 * (m.wall_s - before.wall_s) / (m.containers - before.containers):.1f}"
-        if m.stack.startswith(PREFIX):
+        if synthetic:
             previous[(m.suite, m.live)] = m
         s = m.summary
         lines.append((
-            m.suite, "synthetic" if m.stack.startswith(PREFIX) else m.label, str(m.containers),
+            m.suite, "synthetic" if synthetic else m.label, str(m.containers),
             "yes" if m.live else "no", f"{m.wall_s:.2f}", str(m.api_calls),
             f"{m.calls_per_container:.2f}", f"{m.probes / m.containers:.2f}",
             f"{m.ms_per_container:.1f}", marginal,
@@ -484,9 +485,10 @@ def targets(rows: list[Measurement]) -> list[str]:
                          f"{'MET' if m.wall_s < 2.5 else 'MISSED'}")
         if m.stack.startswith(PREFIX) and m.containers == 200:
             target = 15 if m.live else 7
-            notes.append(f"200 containers {'live' if m.live else '--no-live'} under {target} s: "
+            variant = m.label.removeprefix("synthetic") if m.label != m.stack else ""
+            notes.append(f"200 containers {'live' if m.live else '--no-live'}{variant} under {target} s: "
                          f"{m.wall_s:.2f} s {'MET' if m.wall_s < target else 'MISSED'}")
-        if m.stack.startswith(PREFIX) and not m.live:
+        if m.stack.startswith(PREFIX) and not m.live and m.label == m.stack:
             bound = m.containers + m.networks + CALLS_PER_IMAGE * m.images + CALLS_CONSTANT
             notes.append(f"N={m.containers} --no-live engine calls {m.api_calls} <= containers "
                          f"{m.containers} + networks {m.networks} + {CALLS_PER_IMAGE} x images "
@@ -539,11 +541,15 @@ def main() -> int:
                     if n == sizes[0]:  # the first run compiles the suite's bytecode: not measured
                         audit(stack.project, stack.policy_file, False,
                               Path(tempfile.mkdtemp(dir=workdir)), suite=suite)
-                    for live in ([False] if args.no_live else [False, True]):
+                    runs = [(live, ()) for live in ([False] if args.no_live else [False, True])]
+                    if n == sizes[-1]:  # as a runtime-only install runs it, too
+                        runs.append((False, NO_DEV_PLUGINS))
+                    for live, extra in runs:
                         m = measure(stack.project, stack.policy_file, live, args.repeat, workdir,
-                                    networks, suite=suite)
+                                    networks, extra, label=" ".join(("synthetic", *extra)) if extra
+                                    else "", suite=suite)
                         rows.append(m)
-                        print(f"bench:   {suite.name} live={live}: {m.wall_s:.2f} s, "
+                        print(f"bench:   {suite.name} live={live} {' '.join(extra)}: {m.wall_s:.2f} s, "
                               f"{m.api_calls} calls, {m.probes} probes, {m.peak_mb:.0f} MB",
                               file=sys.stderr, flush=True)
             finally:
