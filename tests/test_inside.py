@@ -68,7 +68,10 @@ def test_the_program_of_a_healthcheck_is_looked_for_in_the_containers_path(test,
     assert inside.program_paths(test, "/usr/bin:/bin:relative") == paths
 
 
-def test_the_engine_host_reads_a_real_container_in_one_command():
+@pytest.fixture
+def hardened():
+    """A running hardened container (uid 1001, read-only root with a /tmp tmpfs, no new
+    privileges, no capabilities) as the engine host's view targets it; removed after."""
     client = docker.from_env()
     container = client.containers.run(
         "passq-fixture/busybox:1.35", ["sleep", "60"], detach=True, read_only=True, user="1001:1001",
@@ -76,41 +79,33 @@ def test_the_engine_host_reads_a_real_container_in_one_command():
         network_mode="none")
     try:
         container.reload()
-        pid = container.attrs["State"]["Pid"]
-        target = inside.Target(container.id, pid, ("/bin/sh", "/bin/curl"))
-        seen = inside.EngineHost("local://").look([target])
-        view = seen[container.id]
-        assert (str(view.kernel.ids), view.kernel.no_new_privs, view.kernel.cap_eff) == (
-            "1001:1001", True, frozenset())
-        assert view.root_mount().read_only and view.mount_at("/tmp").fstype == "tmpfs"
-        assert [p.name for p in view.processes] == ["sleep"]
-        assert view.programs == {"/bin/sh": True, "/bin/curl": False}
-        assert view.secrets == {}
+        yield inside.Target(container.id, container.attrs["State"]["Pid"], ("/bin/sh", "/bin/curl"))
     finally:
         container.remove(force=True)
 
 
-def test_an_engine_whose_host_testinfra_cannot_reach_is_seen_through_a_probe_container():
-    client = docker.from_env()
-    container = client.containers.run(
-        "passq-fixture/busybox:1.35", ["sleep", "60"], detach=True, read_only=True, user="1001:1001",
-        tmpfs={"/tmp": "size=1m"}, security_opt=["no-new-privileges:true"], cap_drop=["ALL"],
-        network_mode="none")
+def test_the_engine_host_reads_a_real_container_in_one_command(hardened):
+    view = inside.EngineHost("local://").look([hardened])[hardened.container_id]
+    assert (str(view.kernel.ids), view.kernel.no_new_privs, view.kernel.cap_eff) == (
+        "1001:1001", True, frozenset())
+    assert view.root_mount().read_only and view.mount_at("/tmp").fstype == "tmpfs"
+    assert [p.name for p in view.processes] == ["sleep"]
+    assert view.programs == {"/bin/sh": True, "/bin/curl": False}
+    assert view.secrets == {}
+
+
+def test_an_engine_whose_host_testinfra_cannot_reach_is_seen_through_a_probe_container(hardened):
     remote = dataclasses.replace(engine.connect(), host="tcp://engine.example:2376")  # not local
     runner = ProbeRunner(remote)
-    try:
-        container.reload()
-        target = inside.Target(container.id, container.attrs["State"]["Pid"], ("/bin/sh", "/bin/curl"))
-        probed = ProbedHost(runner).look([target], resolve=["/tmp"])[container.id]
-        local = inside.EngineHost("local://").look([target], resolve=["/tmp"])[container.id]
-        assert probed.view == ("engine host (tcp://engine.example:2376) through a probe container "
-                               "in its PID namespace")
-        assert (probed.kernel, probed.mounts, probed.secrets, probed.programs, probed.processes,
-                probed.resolved) == (local.kernel, local.mounts, local.secrets, local.programs,
-                                     local.processes, local.resolved)
-        assert not client.containers.list(all=True, filters={"label": f"{PROBE_LABEL}={runner.run_id}"})
-    finally:
-        container.remove(force=True)
+    probed = ProbedHost(runner).look([hardened], resolve=["/tmp"])[hardened.container_id]
+    local = inside.EngineHost("local://").look([hardened], resolve=["/tmp"])[hardened.container_id]
+    assert probed.view == ("engine host (tcp://engine.example:2376) through a probe container "
+                           "in its PID namespace")
+    assert (probed.kernel, probed.mounts, probed.secrets, probed.programs, probed.processes,
+            probed.resolved) == (local.kernel, local.mounts, local.secrets, local.programs,
+                                 local.processes, local.resolved)
+    assert not docker.from_env().containers.list(all=True,
+                                                 filters={"label": f"{PROBE_LABEL}={runner.run_id}"})
 
 
 def test_without_a_probe_image_there_is_no_view_rather_than_a_wrong_one():
