@@ -236,10 +236,9 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
         pid = pids[container_id]
         if pid not in members.get(container_id, ()):
             continue  # its pid is gone, or another's now
-        status = files.get((pid, "status"))
-        mounts = files.get((pid, "mountinfo"))
-        status = parse_status("\n".join(status)) if status is not None else None
-        mounts = parse_mountinfo("\n".join(mounts)) if mounts else None
+        status_lines, mount_lines = files.get((pid, "status")), files.get((pid, "mountinfo"))
+        status = parse_status("\n".join(status_lines)) if status_lines is not None else None
+        mounts = parse_mountinfo("\n".join(mount_lines)) if mount_lines else None
         rooted = "noroot" not in parts
         secrets = dict(filter(None, map(_file_entry, parts.get("secrets", ())))) if rooted else None
         processes = tuple(sorted((Process(int(p), comm[p]) for p in members.get(container_id, ())
