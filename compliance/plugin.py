@@ -75,7 +75,7 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"area_{area}: controls of area {area.upper()}")
     config.stash[AUDIT] = Audit(config)
     config.stash[HEAP] = Heap()
-    config.add_cleanup(Heap.release)  # the session's last clean-up (heap.py)
+    config.add_cleanup(config.stash[HEAP].release)  # the session's last clean-up (heap.py)
     # After testinfra's own plugin, so that `host` means a container of the audited stack.
     if not config.pluginmanager.is_registered(hosts):
         config.pluginmanager.register(hosts, "passq-compliance-hosts")

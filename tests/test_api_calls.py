@@ -17,7 +17,7 @@ import uuid
 import docker
 import pytest
 
-from compliance.sources import compose
+from compliance.sources import compose, engine
 from tests.live import audit
 
 IMAGE = "passq-fixture/busybox:1.35"
@@ -81,3 +81,11 @@ def test_each_more_container_costs_exactly_one_more_request(stacks, tmp_path):
     large = counted_run(stacks[6], tmp_path / "large")
     assert small["images"] == large["images"] == 1
     assert large["calls"] - small["calls"] == large["containers"] - small["containers"] == 4, (small, large)
+
+
+def test_a_local_socket_looks_up_no_proxy_or_login_for_each_request():
+    """requests looks up proxies and ~/.netrc in the environment for every call unless told
+    not to: about a sixth of an inspect, and meaningless for a unix socket. A tcp:// engine
+    keeps the lookup (compliance/sources/engine.py)."""
+    local = engine.connect("unix:///var/run/docker.sock")
+    assert local.api.trust_env is False

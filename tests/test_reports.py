@@ -236,5 +236,6 @@ def test_a_passed_set_up_or_tear_down_gets_no_row_unless_it_printed():
 
 
 def test_an_audit_in_this_process_leaves_the_cycle_collector_as_it_found_it(audit, weak):
+    thresholds = gc.get_threshold()
     audit(weak, CHECKS)  # pytester runs it in this process: its freeze must not outlive it
-    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    assert gc.get_freeze_count() == 0 and gc.isenabled() and gc.get_threshold() == thresholds
