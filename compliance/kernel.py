@@ -24,17 +24,44 @@ CAPABILITIES = (
     "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
 )
 SECCOMP_MODES = {0: "disabled", 1: "strict", 2: "filter"}
+UID_KINDS = ("real", "effective", "saved", "filesystem")
 
 
 @dataclass(frozen=True)
 class Ids:
-    """A uid:gid pair."""
+    """A process's real uid:gid, and where they were read every id the kernel holds for it:
+    real, effective, saved and filesystem (the Uid and Gid lines of its status, or those
+    columns of `docker top`). A setuid-root program started by 1001 runs as real uid 1001
+    and effective uid 0: root in all but name."""
 
     uid: int
     gid: int
+    uids: tuple[int, ...] = ()  # (real, effective, saved, filesystem); () where not read
+    gids: tuple[int, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.uid}:{self.gid}"
+
+    def root_uids(self) -> tuple[str, ...]:
+        """Which of the process's uids are 0: ("real", ...), () for a process without root."""
+        uids = self.uids or (self.uid,)
+        return tuple(name for name, uid in zip(UID_KINDS, uids, strict=False) if uid == 0)
+
+    def shown(self) -> str:
+        """uid:gid, and the other ids where any differs from the real ones."""
+        if set(self.uids) <= {self.uid} and set(self.gids) <= {self.gid}:
+            return str(self)
+        return (f"{self} (uids {'/'.join(map(str, self.uids))}, gids {'/'.join(map(str, self.gids))}"
+                f": {'/'.join(UID_KINDS)})")
+
+    @property
+    def fs_uid(self) -> int:
+        """The uid file access is checked against."""
+        return self.uids[3] if len(self.uids) == 4 else self.uid
+
+    @property
+    def fs_gid(self) -> int:
+        return self.gids[3] if len(self.gids) == 4 else self.gid
 
 
 @dataclass(frozen=True)
@@ -54,14 +81,14 @@ class Kernel:
         return SECCOMP_MODES.get(self.seccomp, str(self.seccomp))
 
     def can_read(self, entry: "FileEntry") -> bool:
-        """Whether this process may read the file, by the kernel's permission rules: the
-        owner's bits for the owner, the group's for its groups, the others' for the rest;
-        CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH read anything."""
+        """Whether this process may read the file, by the kernel's permission rules for its
+        filesystem uid and gid: the owner's bits for the owner, the group's for its groups,
+        the others' for the rest; CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH read anything."""
         if self.cap_eff and self.cap_eff & {"DAC_OVERRIDE", "DAC_READ_SEARCH"}:
             return True
-        if self.ids.uid == entry.uid:
+        if self.ids.fs_uid == entry.uid:
             return bool(entry.mode & 0o400)
-        if entry.gid == self.ids.gid or entry.gid in self.groups:
+        if entry.gid == self.ids.fs_gid or entry.gid in self.groups:
             return bool(entry.mode & 0o040)
         return bool(entry.mode & 0o004)
 
@@ -102,7 +129,8 @@ def parse_status(status: str) -> Kernel | None:
     (the text is no process status at all)."""
     fields = _fields(status)
     try:
-        ids = Ids(int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0]))
+        uids, gids = tuple(map(int, fields["Uid"].split())), tuple(map(int, fields["Gid"].split()))
+        ids = Ids(uids[0], gids[0], uids, gids)
     except (KeyError, IndexError, ValueError):
         return None
     no_new_privs = _int(fields, "NoNewPrivs")

@@ -294,7 +294,7 @@ def test_without_proc_the_real_uid_comes_from_docker_top_and_without_both_usr01_
     empty = tmp_path / "proc"
     empty.mkdir()
     (web,) = compose.take(connected, project, proc=empty).containers
-    assert web.process == compose.Ids(1000, 1000)  # from `docker top`
+    assert web.process == compose.Ids(1000, 1000, (1000,) * 4, (1000,) * 4)  # from `docker top`
     assert users.non_root(web, policy.ServicePolicy()).outcome == "passed"
 
     def refused(*args, **kwargs):

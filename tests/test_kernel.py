@@ -4,7 +4,8 @@ import dataclasses
 import json
 
 from compliance import kernel
-from compliance.checks import hardening
+from compliance.checks import hardening, users
+from compliance.policy import ServicePolicy
 from tests.recorded import FIXTURES, container_from
 
 STATUS = """Name:\tsleep
@@ -82,3 +83,29 @@ def test_readability_follows_the_kernels_permission_rules():
     root = kernel.parse_status(STATUS.replace("1001", "0").replace("CapEff:\t0000000000000000",
                                                                    "CapEff:\t00000000a80425fb"))
     assert root.can_read(root_only)  # CAP_DAC_OVERRIDE
+
+
+def test_a_setuid_root_main_process_is_root_whatever_its_real_uid():
+    """USR-01 reads every uid the kernel holds: a setuid-root program started by 1001 runs
+    with effective uid 0, and a saved uid of 0 is one it can take back."""
+    setuid = kernel.parse_status(STATUS.replace("Uid:\t1001\t1001\t1001\t1001", "Uid:\t1001\t0\t0\t0"))
+    assert setuid.ids.root_uids() == ("effective", "saved", "filesystem")
+    container = recorded_usr("pass-uid-matches-policy.json")
+    assert users.non_root(container, ServicePolicy()).outcome == "passed"
+    finding = users.non_root(dataclasses.replace(container, process=setuid.ids), ServicePolicy())
+    assert finding.outcome == "failed"
+    assert "its effective, saved and filesystem uids are 0" in finding.message
+    assert "uids 1001/0/0/0" in finding.evidence
+    dropped = kernel.parse_status(STATUS.replace("Uid:\t1001\t1001\t1001\t1001", "Uid:\t1001\t1001\t0\t1001"))
+    finding = users.non_root(dataclasses.replace(container, process=dropped.ids), ServicePolicy())
+    assert finding.outcome == "failed" and "its saved uid is 0" in finding.message
+
+
+def test_file_access_is_checked_against_the_filesystem_ids():
+    as_root = kernel.parse_status(STATUS.replace("Uid:\t1001\t1001\t1001\t1001", "Uid:\t1001\t0\t0\t0"))
+    assert as_root.can_read(kernel.FileEntry("file", 0, 0, 0o600))
+    assert not kernel.parse_status(STATUS).can_read(kernel.FileEntry("file", 0, 0, 0o600))
+
+
+def recorded_usr(name: str):
+    return container_from(json.loads((FIXTURES / "USR-01" / name).read_text()))

@@ -179,7 +179,7 @@ def test_a_target_without_any_shell_gets_net04_verdicts(client, project):
     assert {a.result for a in by_flow["edge -> store:8082"].attempts} == {"timeout"}
     assert "connected" in {a.result for a in by_flow["edge -> app:8081"].attempts}
     assert checks.flows(flows).outcome == "passed"
-    assert stack.service("edge")[0].process == compose.Ids(1001, 1001)  # USR-01 reads it too
+    assert str(stack.service("edge")[0].process) == "1001:1001"  # USR-01 reads it too
 
 
 def test_the_write_probe_leaves_nothing_behind(client, project):

@@ -44,7 +44,7 @@ def required_secrets_readable(container: Subject, policy: ServicePolicy) -> Find
             "no view of its files: its engine's host could not be looked at (a tcp:// engine "
             "with --no-live, no probe image there, or no permission to read /proc/<pid>/root)")
         return not_applicable(f"cannot look inside the container: {why}")
-    who = f"main process uid {kernel.ids.uid} gid {kernel.ids.gid}"
+    who = f"main process uid {kernel.ids.fs_uid} gid {kernel.ids.fs_gid}"  # what file access checks
     unreadable, shown = [], []
     for name in policy.secrets:
         entry = seen.get(name)

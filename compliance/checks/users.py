@@ -12,8 +12,9 @@ def configured_root(user: str) -> bool:
 
 
 def non_root(container: Subject, policy: ServicePolicy) -> Finding:
-    """USR-01: both the configured user and the real main process are non-root
-    (and equal to the policy's uid:gid where it names one)."""
+    """USR-01: both the configured user and the real main process are non-root (and equal
+    to the policy's uid:gid where it names one). Any uid of 0 the kernel holds for the
+    process is root: a setuid-root program's effective uid, or a saved uid it can return to."""
     user = container.config.get("User") or ""
     configured = f"Config.User={user!r}"
     if container.declared:
@@ -26,9 +27,13 @@ def non_root(container: Subject, policy: ServicePolicy) -> Finding:
             return undecided("the container is not running, so its real uid cannot be read",
                              configured)
         return undecided("the real uid of the main process could not be read", configured)
-    evidence = f"{configured}, main process uid:gid={real}"
-    if real.uid == 0:
-        return failed("should run as a non-root user (the kernel says uid 0)", evidence)
+    evidence = f"{configured}, main process uid:gid={real.shown()}"
+    root = real.root_uids()
+    if root:
+        said = "uid 0" if "real" in root else (
+            f"its {root[0]} uid is 0" if len(root) == 1 else
+            f"its {', '.join(root[:-1])} and {root[-1]} uids are 0")
+        return failed(f"should run as a non-root user (the kernel says {said})", evidence)
     if policy.user != "non-root" and str(real) != policy.user:
         return failed(f"should run as {policy.user} as the policy requires", evidence)
     return passed(evidence)

@@ -41,6 +41,8 @@ SWARM_TASK_LABEL = "com.docker.swarm.task.name"
 # Networks the swarm itself attaches a task to: the routing mesh (NET-01 judges its ports)
 SWARM_OWN_NETWORKS = frozenset({"ingress"})
 WORKERS = 8
+# `ps` columns of a process's ids, uid then gid: real, effective, saved, filesystem (kernel.Ids)
+TOP_IDS = ("ruid", "rgid", "euid", "egid", "suid", "sgid", "fsuid", "fsgid")
 
 
 class InventoryError(Exception):
@@ -196,15 +198,15 @@ def _holds_main_process(attrs: Mapping, found: tuple[Process, ...] | None) -> bo
 
 
 def _top(engine: Engine, attrs: Mapping) -> tuple[Ids | None, tuple[Process, ...] | None]:
-    """The real uid:gid of the main process and every process, asked of the engine in one
-    `docker top`, where the engine host's /proc cannot be read; (None, None) when the
-    container is not running or the engine will not say."""
+    """The ids of the main process (real, effective, saved, filesystem) and every process,
+    asked of the engine in one `docker top`, where the engine host's /proc cannot be read;
+    (None, None) when the container is not running or the engine will not say."""
     state = attrs.get("State") or {}
     pid = state.get("Pid") or 0
     if not state.get("Running") or pid <= 0:
         return None, None
     try:
-        top = engine.api.top(attrs["Id"], ps_args="-o pid,ruid,rgid,comm")
+        top = engine.api.top(attrs["Id"], ps_args=f"-o pid,{','.join(TOP_IDS)},comm")
     except docker.errors.APIError:
         return None, None
     titles = [t.upper() for t in top.get("Titles") or ()]
@@ -213,7 +215,8 @@ def _top(engine: Engine, attrs: Mapping) -> tuple[Ids | None, tuple[Process, ...
         record = dict(zip(titles, row, strict=False))
         if record.get("PID") == str(pid):
             try:
-                ids = Ids(int(record["RUID"]), int(record["RGID"]))
+                uids, gids = (tuple(int(record[c.upper()]) for c in TOP_IDS[i::2]) for i in (0, 1))
+                ids = Ids(uids[0], gids[0], uids, gids)
             except (KeyError, ValueError):
                 ids = None
     return ids, processes.from_top(top)
