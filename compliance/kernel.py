@@ -9,7 +9,7 @@ file is a source's job (sources/inside.py), judging it the checks'.
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from compliance.processes import Process
@@ -38,6 +38,7 @@ class Ids:
     gid: int
     uids: tuple[int, ...] = ()  # (real, effective, saved, filesystem); () where not read
     gids: tuple[int, ...] = ()
+    host: "Ids | None" = None  # the same ids as the engine's host numbers them (user namespace)
 
     def __str__(self) -> str:
         return f"{self.uid}:{self.gid}"
@@ -48,11 +49,15 @@ class Ids:
         return tuple(name for name, uid in zip(UID_KINDS, uids, strict=False) if uid == 0)
 
     def shown(self) -> str:
-        """uid:gid, and the other ids where any differs from the real ones."""
-        if set(self.uids) <= {self.uid} and set(self.gids) <= {self.gid}:
-            return str(self)
-        return (f"{self} (uids {'/'.join(map(str, self.uids))}, gids {'/'.join(map(str, self.gids))}"
-                f": {'/'.join(UID_KINDS)})")
+        """uid:gid, the other ids where any differs from the real ones, and the host's
+        numbers where a user namespace maps them."""
+        shown = str(self)
+        if not (set(self.uids) <= {self.uid} and set(self.gids) <= {self.gid}):
+            shown += (f" (uids {'/'.join(map(str, self.uids))}, gids {'/'.join(map(str, self.gids))}"
+                      f": {'/'.join(UID_KINDS)})")
+        if self.host is not None:
+            shown += f", {self.host.shown()} on the host (user namespace)"
+        return shown
 
     @property
     def fs_uid(self) -> int:
@@ -75,6 +80,23 @@ class Kernel:
     cap_bnd: frozenset[str] | None  # the bounding set
     cap_eff: frozenset[str] | None  # the effective set
     groups: frozenset[int] = frozenset()  # supplementary groups
+    # the process's user namespace: (first id inside, first id on the host, count) ranges
+    # (/proc/<pid>/uid_map and gid_map); None where not read or the host's own namespace
+    uid_map: tuple[tuple[int, int, int], ...] | None = None
+    gid_map: tuple[tuple[int, int, int], ...] | None = None
+
+    @property
+    def container_ids(self) -> Ids:
+        """The ids as the container's own user namespace numbers them, what its USER and a
+        policy's uid:gid mean (an engine with --userns-remap runs uid 1001 as 101001 on
+        the host); the host's where the process is in the host's namespace. An id the
+        namespace does not map shows as the kernel's overflow id, 65534."""
+        if self.uid_map is None or self.gid_map is None:
+            return self.ids
+        uids = tuple(_map_id(self.uid_map, u) for u in self.ids.uids or (self.ids.uid,))
+        gids = tuple(_map_id(self.gid_map, g) for g in self.ids.gids or (self.ids.gid,))
+        return Ids(uids[0], gids[0], uids if self.ids.uids else (), gids if self.ids.gids else (),
+                   host=self.ids)
 
     @property
     def seccomp_mode(self) -> str:
@@ -110,6 +132,29 @@ def capabilities(mask: int) -> frozenset[str]:
     """The names of the bits set in a capability mask (`CapBnd: 00000000a80425fb`)."""
     return frozenset(CAPABILITIES[bit] if bit < len(CAPABILITIES) else f"CAP_{bit}"
                      for bit in range(64) if mask >> bit & 1)
+
+
+OVERFLOW_ID = 65534  # what the kernel shows for an id a user namespace does not map
+IDENTITY_MAP = ((0, 0, 4294967295),)  # the host's own user namespace
+
+
+def _map_id(ranges, host_id: int) -> int:
+    for inside, outside, count in ranges:
+        if outside <= host_id < outside + count:
+            return inside + host_id - outside
+    return OVERFLOW_ID
+
+
+def parse_id_map(lines) -> tuple[tuple[int, int, int], ...] | None:
+    """`/proc/<pid>/uid_map` (or gid_map) -> its ranges; None for the host's own namespace
+    (the identity map) or a text that is no map."""
+    try:
+        ranges = tuple(tuple(int(n) for n in line.split()) for line in lines if line.strip())
+    except ValueError:
+        return None
+    if not ranges or any(len(r) != 3 for r in ranges) or ranges == IDENTITY_MAP:
+        return None
+    return ranges
 
 
 def _fields(status: str) -> Mapping[str, str]:
@@ -266,6 +311,9 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
             continue  # its pid is gone, or another's now
         status_lines, mount_lines = files.get((pid, "status")), files.get((pid, "mountinfo"))
         status = parse_status("\n".join(status_lines)) if status_lines is not None else None
+        if status is not None:
+            status = replace(status, uid_map=parse_id_map(files.get((pid, "uid_map"), ())),
+                             gid_map=parse_id_map(files.get((pid, "gid_map"), ())))
         mounts = parse_mountinfo("\n".join(mount_lines)) if mount_lines else None
         rooted = "noroot" not in parts
         secrets = dict(filter(None, map(_file_entry, parts.get("secrets", ())))) if rooted else None

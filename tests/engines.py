@@ -29,6 +29,7 @@ def extra_engine(*flags: str, images: tuple[str, ...] = ()) -> Iterator[str]:
     """A dockerd started with `flags`; yields its `unix://` host."""
     netns = f"pq-{uuid.uuid4().hex[:8]}"
     root = Path(tempfile.mkdtemp(prefix="pqd-", dir="/tmp"))  # short: unix socket paths <108
+    root.chmod(0o711)  # an engine with --userns-remap runs its containers' root through it
     host = f"unix://{root}/docker.sock"
     subprocess.run(["ip", "netns", "add", netns], check=True, capture_output=True)
     log = (root / "dockerd.log").open("wb")

@@ -109,3 +109,19 @@ def test_file_access_is_checked_against_the_filesystem_ids():
 
 def recorded_usr(name: str):
     return container_from(json.loads((FIXTURES / "USR-01" / name).read_text()))
+
+
+def test_a_user_namespace_maps_the_hosts_ids_back_to_the_containers():
+    remapped = dataclasses.replace(
+        kernel.parse_status(STATUS.replace("1001", "101001")),
+        uid_map=kernel.parse_id_map(["         0     100000      65536"]),
+        gid_map=kernel.parse_id_map(["0 100000 65536"]))
+    ids = remapped.container_ids
+    assert (str(ids), str(ids.host)) == ("1001:1001", "101001:101001")
+    assert ids.uids == (1001,) * 4 and ids.root_uids() == ()
+    assert remapped.can_read(kernel.FileEntry("file", 101001, 0, 0o400))  # the host's numbers
+    unmapped = dataclasses.replace(remapped, uid_map=((0, 200000, 10),))
+    assert unmapped.container_ids.uid == kernel.OVERFLOW_ID
+    assert kernel.parse_id_map(["0 0 4294967295"]) is None  # the host's own namespace
+    assert kernel.parse_id_map(["not a map"]) is None
+    assert kernel.parse_status(STATUS).container_ids == kernel.parse_status(STATUS).ids

@@ -41,6 +41,9 @@ SWARM_TASK_LABEL = "com.docker.swarm.task.name"
 # Networks the swarm itself attaches a task to: the routing mesh (NET-01 judges its ports)
 SWARM_OWN_NETWORKS = frozenset({"ingress"})
 WORKERS = 8
+# `docker info`'s mark of an engine with --userns-remap: `docker top` shows its containers'
+# ids as the host numbers them, which is not what their USER or a policy's uid:gid mean
+USERNS = "name=userns"
 # `ps` columns of a process's ids, uid then gid: real, effective, saved, filesystem (kernel.Ids)
 TOP_IDS = ("ruid", "rgid", "euid", "egid", "suid", "sgid", "fsuid", "fsgid")
 
@@ -114,11 +117,11 @@ def subjects(engine: Engine, container_ids, project: str, networks: Mapping,
         service = _service(attrs, project)
         attached = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
         seen = views.get(attrs["Id"])
-        ids = seen.kernel.ids if seen and seen.kernel else None
+        ids = seen.kernel.container_ids if seen and seen.kernel else None
         running = seen.processes if seen else None
         if not _holds_main_process(attrs, running) or ids is None:
             top_ids, running = _top(engine, attrs)
-            ids = ids or top_ids
+            ids = ids or (None if USERNS in engine_security else top_ids)
         containers.append(Subject(
             service=service,
             name=attrs["Name"].lstrip("/"),

@@ -76,7 +76,9 @@ while [ $# -ge 3 ]; do
   IFS=$old
 done
 echo "@@files"
-for pid in $pids; do set -- "$@" "$proc/$pid/status" "$proc/$pid/mountinfo"; done
+for pid in $pids; do
+  set -- "$@" "$proc/$pid/status" "$proc/$pid/mountinfo" "$proc/$pid/uid_map" "$proc/$pid/gid_map"
+done
 [ $# -gt 0 ] && grep -Hs "" "$@"
 echo "@@processes"
 grep -Hs "" "$proc"/[0-9]*/comm
