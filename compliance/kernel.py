@@ -98,6 +98,12 @@ class Kernel:
         return Ids(uids[0], gids[0], uids if self.ids.uids else (), gids if self.ids.gids else (),
                    host=self.ids)
 
+    def _maps(self, entry: "FileEntry") -> bool:
+        """Whether the process's user namespace maps the file's owner and group."""
+        if self.uid_map is None:
+            return True
+        return _maps(self.uid_map, entry.uid) and _maps(self.gid_map or (), entry.gid)
+
     @property
     def seccomp_mode(self) -> str:
         return SECCOMP_MODES.get(self.seccomp, str(self.seccomp))
@@ -105,8 +111,10 @@ class Kernel:
     def can_read(self, entry: "FileEntry") -> bool:
         """Whether this process may read the file, by the kernel's permission rules for its
         filesystem uid and gid: the owner's bits for the owner, the group's for its groups,
-        the others' for the rest; CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH read anything."""
-        if self.cap_eff and self.cap_eff & {"DAC_OVERRIDE", "DAC_READ_SEARCH"}:
+        the others' for the rest; CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH read anything, in a
+        user namespace only a file whose owner and group it maps (a remapped root cannot read
+        the host root's 0600 file)."""
+        if self.cap_eff and self.cap_eff & {"DAC_OVERRIDE", "DAC_READ_SEARCH"} and self._maps(entry):
             return True
         if self.ids.fs_uid == entry.uid:
             return bool(entry.mode & 0o400)
@@ -136,6 +144,10 @@ def capabilities(mask: int) -> frozenset[str]:
 
 OVERFLOW_ID = 65534  # what the kernel shows for an id a user namespace does not map
 IDENTITY_MAP = ((0, 0, 4294967295),)  # the host's own user namespace
+
+
+def _maps(ranges, host_id: int) -> bool:
+    return any(outside <= host_id < outside + count for _, outside, count in ranges)
 
 
 def _map_id(ranges, host_id: int) -> int:

@@ -125,3 +125,12 @@ def test_a_user_namespace_maps_the_hosts_ids_back_to_the_containers():
     assert kernel.parse_id_map(["0 0 4294967295"]) is None  # the host's own namespace
     assert kernel.parse_id_map(["not a map"]) is None
     assert kernel.parse_status(STATUS).container_ids == kernel.parse_status(STATUS).ids
+
+
+def test_a_remapped_roots_capabilities_read_only_files_its_namespace_maps():
+    root = kernel.parse_status(STATUS.replace("1001", "100000").replace(
+        "CapEff:\t0000000000000000", "CapEff:\t00000000a80425fb"))
+    remapped = dataclasses.replace(root, uid_map=((0, 100000, 65536),), gid_map=((0, 100000, 65536),))
+    assert root.can_read(kernel.FileEntry("file", 0, 0, 0o600))  # the host's root
+    assert not remapped.can_read(kernel.FileEntry("file", 0, 0, 0o600))
+    assert remapped.can_read(kernel.FileEntry("file", 101001, 101001, 0o600))  # its own files
