@@ -10,6 +10,7 @@ file is a source's job (sources/inside.py), judging it the checks'.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from types import MappingProxyType
 
 from compliance.processes import Process
@@ -93,16 +94,17 @@ class Kernel:
         namespace does not map shows as the kernel's overflow id, 65534."""
         if self.uid_map is None or self.gid_map is None:
             return self.ids
-        uids = tuple(_map_id(self.uid_map, u) for u in self.ids.uids or (self.ids.uid,))
-        gids = tuple(_map_id(self.gid_map, g) for g in self.ids.gids or (self.ids.gid,))
-        return Ids(uids[0], gids[0], uids if self.ids.uids else (), gids if self.ids.gids else (),
-                   host=self.ids)
+        ids = self.ids
+        uid, gid = partial(_namespace_id, self.uid_map), partial(_namespace_id, self.gid_map)
+        return Ids(uid(ids.uid), gid(ids.gid), tuple(map(uid, ids.uids)), tuple(map(gid, ids.gids)),
+                   host=ids)
 
-    def _maps(self, entry: "FileEntry") -> bool:
+    def _namespace_maps(self, entry: "FileEntry") -> bool:
         """Whether the process's user namespace maps the file's owner and group."""
         if self.uid_map is None:
             return True
-        return _maps(self.uid_map, entry.uid) and _maps(self.gid_map or (), entry.gid)
+        return (_map_id(self.uid_map, entry.uid) is not None
+                and _map_id(self.gid_map or (), entry.gid) is not None)
 
     @property
     def seccomp_mode(self) -> str:
@@ -114,7 +116,8 @@ class Kernel:
         the others' for the rest; CAP_DAC_OVERRIDE or CAP_DAC_READ_SEARCH read anything, in a
         user namespace only a file whose owner and group it maps (a remapped root cannot read
         the host root's 0600 file)."""
-        if self.cap_eff and self.cap_eff & {"DAC_OVERRIDE", "DAC_READ_SEARCH"} and self._maps(entry):
+        overrides = bool(self.cap_eff and self.cap_eff & {"DAC_OVERRIDE", "DAC_READ_SEARCH"})
+        if overrides and self._namespace_maps(entry):
             return True
         if self.ids.fs_uid == entry.uid:
             return bool(entry.mode & 0o400)
@@ -146,15 +149,17 @@ OVERFLOW_ID = 65534  # what the kernel shows for an id a user namespace does not
 IDENTITY_MAP = ((0, 0, 4294967295),)  # the host's own user namespace
 
 
-def _maps(ranges, host_id: int) -> bool:
-    return any(outside <= host_id < outside + count for _, outside, count in ranges)
-
-
-def _map_id(ranges, host_id: int) -> int:
+def _map_id(ranges, host_id: int) -> int | None:
+    """The id a user namespace's map gives `host_id`; None where the map has no range for it."""
     for inside, outside, count in ranges:
         if outside <= host_id < outside + count:
             return inside + host_id - outside
-    return OVERFLOW_ID
+    return None
+
+
+def _namespace_id(ranges, host_id: int) -> int:
+    found = _map_id(ranges, host_id)
+    return OVERFLOW_ID if found is None else found
 
 
 def parse_id_map(lines) -> tuple[tuple[int, int, int], ...] | None:
