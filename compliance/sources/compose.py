@@ -44,8 +44,9 @@ WORKERS = 8
 # `docker info`'s mark of an engine with --userns-remap: `docker top` shows its containers'
 # ids as the host numbers them, which is not what their USER or a policy's uid:gid mean
 USERNS = "name=userns"
-# `ps` columns of a process's ids, uid then gid: real, effective, saved, filesystem (kernel.Ids)
-TOP_IDS = ("ruid", "rgid", "euid", "egid", "suid", "sgid", "fsuid", "fsgid")
+# `ps` columns of a process's ids: real, effective, saved, filesystem (kernel.Ids)
+TOP_UIDS = ("ruid", "euid", "suid", "fsuid")
+TOP_GIDS = ("rgid", "egid", "sgid", "fsgid")
 
 
 class InventoryError(Exception):
@@ -209,7 +210,7 @@ def _top(engine: Engine, attrs: Mapping) -> tuple[Ids | None, tuple[Process, ...
     if not state.get("Running") or pid <= 0:
         return None, None
     try:
-        top = engine.api.top(attrs["Id"], ps_args=f"-o pid,{','.join(TOP_IDS)},comm")
+        top = engine.api.top(attrs["Id"], ps_args=f"-o pid,{','.join(TOP_UIDS + TOP_GIDS)},comm")
     except docker.errors.APIError:
         return None, None
     titles = [t.upper() for t in top.get("Titles") or ()]
@@ -218,7 +219,8 @@ def _top(engine: Engine, attrs: Mapping) -> tuple[Ids | None, tuple[Process, ...
         record = dict(zip(titles, row, strict=False))
         if record.get("PID") == str(pid):
             try:
-                uids, gids = (tuple(int(record[c.upper()]) for c in TOP_IDS[i::2]) for i in (0, 1))
+                uids = tuple(int(record[column.upper()]) for column in TOP_UIDS)
+                gids = tuple(int(record[column.upper()]) for column in TOP_GIDS)
                 ids = Ids(uids[0], gids[0], uids, gids)
             except (KeyError, ValueError):
                 ids = None
