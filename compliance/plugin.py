@@ -211,6 +211,7 @@ def pytest_collection_finish(session):
     """A session without compliance tests is no audit: it writes no reports."""
     audit = session.config.stash[AUDIT]
     audit.collected = sum(_control_of(item) is not None for item in session.items)
+    audit.redact = audit.redact.protect(item.nodeid for item in session.items)  # names, never hidden
     if not audit.active:
         outputs.release(session.config)
 
@@ -384,6 +385,7 @@ def pytest_runtest_makereport(item, call):
         waiver=audit.waiver_for(item), duration_s=round(report.duration, 4),
         location=audit.location(_subject_of(item), control),
         node=getattr(_subject_of(item), "node", None) or None,
+        remediation=finding.remediation if finding else "",
     )
     _finding_not_frames(item, call, report, finding)
     scrub.scrub(report, audit.redact)

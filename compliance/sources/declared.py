@@ -91,7 +91,7 @@ def spoken(finding: Finding) -> Finding:
     def say(text: str) -> str:
         return _SPOKEN.sub(lambda m: SPOKEN[m.group(0)], text)
 
-    return Finding(finding.outcome, say(finding.evidence), say(finding.message))
+    return Finding(finding.outcome, say(finding.evidence), say(finding.message), finding.remediation)
 
 
 def stack(model: Model) -> Stack:

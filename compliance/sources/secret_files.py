@@ -48,10 +48,15 @@ class SecretFile:
 
     @property
     def shown(self) -> str:
-        try:
-            return str(self.path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(self.path)
+        return shown(self.path)
+
+
+def shown(path: Path) -> str:
+    """A secret file's path as reports show it: relative to where the suite runs, if inside."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def named_files(model, policy, base: Path) -> list[tuple[str, Path, str, Path | None]]:
