@@ -264,8 +264,9 @@ CATALOG: dict[str, Control] = {
             "Secrets generation (permissions 600)", "",
             "A secret file others can read, a short or placeholder value, or one "
             "committed to git is a credential already given away.",
-            "Generate each missing secret with scripts/generate-secrets (48 random bytes, "
-            "mode 600), keep secret files out of git (.gitignore), and chmod 600 the rest.",
+            "Create each missing secret from random bytes (`openssl rand -base64 48 > "
+            "secrets/NAME && chmod 600 secrets/NAME`), keep secret files out of git "
+            "(.gitignore), and chmod 600 the rest.",
             stack_level=True,
         ),
         Control(
