@@ -2,17 +2,22 @@
 finding names the remedy for the reason found, and every report shows that one instead
 of the catalog's general text."""
 
+import dataclasses
 from types import MappingProxyType
 
 import pytest
 
 from compliance import controls
+from compliance.checks import hardening, users
 from compliance.checks.secrets import required_secrets_readable
-from compliance.kernel import FileEntry, Ids, Inside, Kernel
+from compliance.kernel import FileEntry, Ids, Inside, Kernel, parse_status
 from compliance.model import SWARM_TASK, Subject, freeze
 from compliance.outcomes import ControlFailed, Result, failed, passed, verdict, worst
+from compliance.policy import ServicePolicy
 from compliance.report import views
 from tests.recorded import policy_from
+from tests.test_kernel import STATUS, recorded_usr
+from tests.test_swarm_source import task_subject
 
 POLICY = policy_from({"services": {"app": {"secrets": ["token"]}}}).for_service("app")
 HOST_FILE = "/srv/app/secrets/token.txt"
@@ -74,3 +79,19 @@ def test_a_failure_reads_with_its_own_remedy():
 def test_the_reports_show_the_results_remedy_else_the_catalogs(own, shown):
     result = Result("SEC-01", "app", "app-1", "t::x[app]", "failed", "e", "should", remediation=own)
     assert views.record(result)["remediation"] == shown
+
+
+def test_a_setuid_root_process_is_fixed_in_the_image_not_by_user():
+    setuid = parse_status(STATUS.replace("Uid:\t1001\t1001\t1001\t1001", "Uid:\t1001\t0\t0\t0"))
+    container = dataclasses.replace(recorded_usr("pass-uid-matches-policy.json"), process=setuid.ids)
+    finding = users.non_root(container, ServicePolicy())
+    assert finding.outcome == "failed" and "chmod u-s" in finding.remediation
+    root = dataclasses.replace(container, process=Ids(0, 0, (0,) * 4, (0,) * 4))
+    assert users.non_root(root, ServicePolicy()).remediation == ""  # the catalog's: set user:
+
+
+def test_a_swarm_task_gets_no_new_privileges_from_its_nodes_engine():
+    finding = hardening.no_new_privileges(task_subject("backend"))
+    assert finding.outcome == "failed"
+    assert "daemon.json" in finding.remediation
+    assert finding.remediation != controls.CATALOG["HRD-01"].remediation
