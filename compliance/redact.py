@@ -202,7 +202,9 @@ def file_secrets(paths: Iterable[Path]) -> list[str]:
 
 
 def stack_names(stack) -> list[str]:
-    """Every name a stack shows openly: its own, its networks', and each subject's."""
+    """Every name a stack shows openly: its own, its networks', each subject's, and the
+    names of their variables (evidence names variables, never values)."""
     names = [stack.name]
     names += [str(n) for key, spec in stack.networks.items() for n in (key, spec.get("Name")) if n]
+    names += [name for subject in stack.containers for name in subject.env]
     return names + [name for subject in stack.containers for _, name in open_names(subject)]

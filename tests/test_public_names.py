@@ -36,8 +36,15 @@ def test_the_stacks_names_stay_readable_though_the_password_is_learned(gitea):
     learned = candidates(gitea.containers, PATTERNS)
     assert "gitea" in learned
     redact = Redactor(learned).protect(stack_names(gitea))
-    for text in ("gitea", "gitea/gitea:1.21.4", "test_non_root_user[gitea]", gitea.name):
+    for text in ("gitea", "gitea/gitea:1.21.4", "test_non_root_user[gitea]", gitea.name,
+                 "credential-named variables with a literal value: GITEA__database__PASSWD"):
         assert redact(text) == text
+
+
+def test_a_variables_name_stays_readable_where_it_holds_a_secret(gitea):
+    evidence = "credential-named variables with a literal value: GITEA__database__PASSWD"
+    assert Redactor(["database"])(evidence) != evidence
+    assert Redactor(["database"]).protect(stack_names(gitea))(evidence) == evidence
 
 
 @pytest.mark.parametrize(("service", "evidence"), [
