@@ -25,6 +25,8 @@ import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
+from compliance import imageref
+
 MARK = "[REDACTED]"
 SECRETS_DIR = "/run/secrets/"
 MIN_CREDENTIAL = 3  # a credential value this long is redacted ("1", "no" are no secrets)
@@ -123,7 +125,10 @@ def open_names(subject) -> list[tuple[str, str]]:
     container or declared service: its service, container, image, network and volume
     names, its mounts' paths, its test id and node. None of it is ever a secret."""
     image = subject.image_ref
-    repository = image.split("@", 1)[0].rsplit(":", 1)[0] if image else ""
+    try:
+        repository = imageref.parse(image).repository
+    except ValueError:  # no image (a build-only service), or one IMG-01 reports
+        repository = ""
     found = [("the service name", subject.service), ("the container name", subject.name),
              ("the container name", subject.test_id), ("the image name", image),
              ("the image name", repository), ("the image name", repository.rsplit("/", 1)[-1])]

@@ -32,6 +32,14 @@ def test_the_open_names_of_a_declared_service(gitea):
     assert "/data" in names
 
 
+def test_an_images_name_is_its_repository_not_its_registrys_host(gitea):
+    subject = gitea.service("gitea")[0]
+    moved = dataclasses.replace(subject, attrs={**subject.attrs, "Config": {
+        **subject.config, "Image": "registry:5000/team/app"}})
+    names = {name for what, name in open_names(moved) if what == "the image name"}
+    assert names == {"registry:5000/team/app", "team/app", "app"}
+
+
 def test_the_stacks_names_stay_readable_though_the_password_is_learned(gitea):
     learned = candidates(gitea.containers, PATTERNS)
     assert "gitea" in learned
