@@ -68,3 +68,9 @@ def test_names_survive_learning_more_secrets():
     redact = Redactor().protect(["gitea"]).learn(["gitea"])
     assert redact("gitea") == "gitea"
     assert Redactor(["gitea"]).protect(["other"])("gitea") == MARK
+
+
+def test_a_healthchecks_output_keeps_the_names_it_quotes_and_hides_the_secret():
+    redact = Redactor(["gitea", "s3cr3t-long-pw"]).protect(["gitea", "db"])
+    output = "pq: password authentication failed for user gitea on db:5432 (s3cr3t-long-pw)"
+    assert redact(output) == f"pq: password authentication failed for user gitea on db:5432 ({MARK})"
