@@ -48,13 +48,13 @@ class Location:
 @dataclass(frozen=True)
 class Base:
     """An image a `build:` service's Dockerfile builds on: the FROM of a stage that is
-    built, or a `COPY --from=` source that names no stage. `reference` is `written` with
-    its ARGs substituted ("" where one has no value)."""
+    built, or a `COPY --from=` (`RUN --mount=from=`) source that names no stage.
+    `reference` is `written` with its ARGs substituted ("" where one has no value)."""
 
     written: str
     reference: str
     location: Location
-    instruction: str = "FROM"  # or "COPY --from"
+    instruction: str = "FROM"  # or "COPY --from", "RUN --mount from"
 
 
 def first_written(origin: Mapping, keys, otherwise: Location | None) -> Location | None:

@@ -157,3 +157,11 @@ def test_an_image_built_from_scratch_only_has_nothing_to_float(tmp_path):
     subject = built([])
     finding = images.image_pinned(subject, ())
     assert finding.outcome == "passed" and "scratch" in finding.evidence
+
+
+def test_a_run_mount_from_is_a_source_too(tmp_path):
+    text = ("FROM x:1 AS tools\nFROM y:2\n"
+            "RUN --mount=type=cache,target=/c --mount=type=bind,from=tools,source=/t,target=/t true\n"
+            "RUN --mount=from=ghcr.io/astral-sh/uv:latest,source=/uv,target=/bin/uv uv sync\n")
+    assert written(read(tmp_path, text)) == [
+        ("FROM", "x:1", 1), ("FROM", "y:2", 2), ("RUN --mount from", "ghcr.io/astral-sh/uv:latest", 4)]

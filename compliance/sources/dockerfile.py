@@ -3,9 +3,10 @@ built on, and the USER and HEALTHCHECK of the stage compose builds (`build.targe
 else the last one).
 
 The builder builds that stage and every stage it needs: the stage its FROM names
-and the stages its `COPY --from=` copies from, and theirs in turn. Each FROM of
-those that names an image (not an earlier stage, not `scratch`), and each
-`COPY --from=` naming no stage, is a base of the image. ARGs are substituted as
+and the stages its `COPY --from=` (or `RUN --mount=from=`) copies from, and theirs
+in turn. Each FROM of those that names an image (not an earlier stage, not
+`scratch`), and each `COPY --from=` or `RUN --mount=from=` naming no stage, is a
+base of the image. ARGs are substituted as
 the builder substitutes them: a FROM sees the ARGs written before the first FROM,
 a stage the ARGs it declares; compose's `build.args` override their defaults.
 
@@ -152,19 +153,27 @@ def _stages(structure: list[dict], build_args: Mapping[str, str], shown: str) ->
     return stages
 
 
-def _copied_from(stage: _Stage) -> list[tuple[str, str, int]]:
-    """(as written, ARGs substituted, line) of each `COPY --from=` of the stage."""
+def _copied_from(stage: _Stage) -> list[tuple[str, str, str, int]]:
+    """(instruction, as written, ARGs substituted, line) of each source the stage copies
+    from: `COPY --from=X` and `RUN --mount=...,from=X`."""
     sources = []
     for instruction in stage.instructions:
-        if instruction["instruction"] != "COPY":
+        kind = instruction["instruction"]
+        if kind not in ("COPY", "RUN"):
             continue
         for word in (instruction["value"] or "").split():
             if not word.startswith("--"):
                 break
-            if word.lower().startswith("--from="):
-                written = word.split("=", 1)[1]
-                sources.append((written, substitute(written, stage.args),
-                                instruction["startline"] + 1))
+            option, _, value = word.partition("=")
+            fields = dict(f.partition("=")[::2] for f in value.split(",")) if kind == "RUN" else {}
+            if kind == "COPY" and option.lower() == "--from":
+                written, said = value, "COPY --from"
+            elif option.lower() == "--mount" and fields.get("from"):
+                written, said = fields["from"], "RUN --mount from"
+            else:
+                continue
+            sources.append((said, written, substitute(written, stage.args),
+                            instruction["startline"] + 1))
     return sources
 
 
@@ -183,13 +192,13 @@ def _bases(stages: list[_Stage], index: int, shown: str) -> tuple[Base, ...]:
             todo.append(stage.parent)
         elif stage.base.lower() != "scratch":
             bases.append(Base(stage.written, stage.base, Location(shown, stage.line)))
-        for written, source, line in _copied_from(stage):
+        for instruction, written, source, line in _copied_from(stage):
             if source.lower() in names:
                 todo.append(names[source.lower()])
             elif source.isdigit() and int(source) < i:
                 todo.append(int(source))
             else:
-                bases.append(Base(written, source, Location(shown, line), "COPY --from"))
+                bases.append(Base(written, source, Location(shown, line), instruction))
     return tuple(sorted(bases, key=lambda base: base.location.line))
 
 
