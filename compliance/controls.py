@@ -282,7 +282,8 @@ CATALOG: dict[str, Control] = {
 
 # The seed's security checklist (controls.md, last section), in its order. An
 # item is ticked only when each control under it passed (or was waived) in the
-# run and none failed or errored: a deselected or only-skipped control proves nothing.
+# run and none failed or errored: a deselected or only-skipped control proves nothing, and
+# an item whose evaluations were all skipped (or that has none) shows as not evaluated.
 CHECKLIST: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("All images use pinned versions", ("IMG-01",)),
     ("Containers run as non-root users", ("USR-01",)),
