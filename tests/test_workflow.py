@@ -92,7 +92,7 @@ def test_both_jobs_install_the_suite_from_the_release_tag_the_readme_names(workf
         assert "git clone" not in runs(workflow, job) and "cd " not in runs(workflow, job)
 
 
-def test_a_git_checkout_of_a_tag_builds_the_wheel_pip_installs(tmp_path):
+def test_a_git_checkout_builds_the_wheel_pip_installs_from_the_git_url(tmp_path):
     """What pip does with the git URL: clone at the ref, build. The packaged policy is a link
     in git; the wheel must carry the file."""
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True,
