@@ -69,11 +69,12 @@ def reason(result: dict) -> str:
     return "baseline: " + " ".join(str(text).split())
 
 
-def entries(record: dict, owner: str, expires: date) -> tuple[list[dict], list[str]]:
-    """One waiver per failed (control, service), in catalog order; and what was left out, why."""
+def entries(records: list[dict], owner: str, expires: date) -> tuple[list[dict], list[str]]:
+    """One waiver per failed (control, service) of all the records (the static gate's and the
+    live audit's fail many of the same), in catalog order; and what was left out, why."""
     first: dict[tuple, dict] = {}
     left_out = []
-    for result in record["results"]:
+    for result in (result for record in records for result in record["results"]):
         control = controls.CATALOG.get(result.get("control"))
         where = f"{result.get('control')} {result.get('service') or '(stack)'}"
         if result.get("outcome") == "error":
@@ -98,10 +99,11 @@ def entries(record: dict, owner: str, expires: date) -> tuple[list[dict], list[s
     return out, left_out
 
 
-def render(path: Path, record: dict, items: list[dict], today: date) -> str:
-    judged = record.get("judged") or record.get("stack") or "the audit"
-    head = (f"# Baseline from {path} ({judged}, started {record.get('started_at')}), made {today}:\n"
-            f"# {len(items)} waiver(s), one per failed control and service. Fix each, then delete it.\n")
+def render(paths: list[Path], records: list[dict], items: list[dict], today: date) -> str:
+    head = "".join(f"# Baseline from {path} ({record.get('judged') or record.get('stack')}, started "
+                   f"{record.get('started_at')})\n" for path, record in zip(paths, records, strict=True))
+    head += (f"# made {today}: {len(items)} waiver(s), one per failed control and service. "
+             "Fix each, then delete it.\n")
     if not items:
         return head + "[]\n"
     return head + yaml.dump(items, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
@@ -138,7 +140,8 @@ class _Parser(argparse.ArgumentParser):
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog="passq-compliance baseline",
                 description="Print a waiver file accepting every failed control of a finished run.")
-    p.add_argument("report", type=Path, help="the run's compliance.json")
+    p.add_argument("reports", type=Path, nargs="+", metavar="REPORT",
+                   help="a finished run's compliance.json (several: one waiver file for all)")
     p.add_argument("--owner", required=True, help="who approves the waivers (approved_by)")
     until = p.add_mutually_exclusive_group(required=True)
     until.add_argument("--expires", help="the last day the waivers apply, YYYY-MM-DD")
@@ -152,9 +155,9 @@ def main(argv: list[str], today: date | None = None) -> int:
         args = parser().parse_args(argv)
         if not args.owner.strip():
             raise BaselineError("--owner: expected a name or address")
-        record = load_record(args.report)
-        items, left_out = entries(record, args.owner.strip(), expiry(args, today))
-        text = checked(render(args.report, record, items, today))
+        records = [load_record(path) for path in args.reports]
+        items, left_out = entries(records, args.owner.strip(), expiry(args, today))
+        text = checked(render(args.reports, records, items, today))
     except (BaselineError, waivers.WaiverError) as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return USAGE_ERROR
@@ -162,5 +165,5 @@ def main(argv: list[str], today: date | None = None) -> int:
     for note in left_out:
         print(f"baseline: left out {note}", file=sys.stderr)
     print(f"baseline: {len(items)} waiver(s) until {items[0]['expires'] if items else '-'} "
-          f"from {args.report}", file=sys.stderr)
+          f"from {', '.join(map(str, args.reports))}", file=sys.stderr)
     return 0

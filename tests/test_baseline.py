@@ -75,6 +75,20 @@ def test_errors_own_checks_and_waived_failures_are_left_out_and_said(tmp_path, c
     assert "left out NET-01 proxy: already waived" in err
 
 
+def test_the_static_and_the_live_report_make_one_waiver_file(tmp_path, capsys):
+    (tmp_path / "static").mkdir()
+    (tmp_path / "live").mkdir()
+    static = write_record(tmp_path / "static", [result("HRD-02", "web"), result("IMG-01", "db")])
+    live = write_record(tmp_path / "live", [result("HRD-02", "web"), result("IMG-02", "db")])
+    code, out, err = run_baseline(capsys, static, live, "--owner", "sec", "--days", "9")
+    assert code == 0, err
+    path = tmp_path / "waivers.yml"
+    path.write_text(out)
+    assert [(w.control, w.service) for w in waivers.load(path).waivers] == [
+        ("IMG-01", "db"), ("IMG-02", "db"), ("HRD-02", "web")]
+    assert f"# Baseline from {static}" in out and f"# Baseline from {live}" in out
+
+
 def test_days_counts_from_today(tmp_path, capsys):
     record = write_record(tmp_path, [result("HRD-01", "web")])
     code, out, _ = run_baseline(capsys, record, "--owner", "sec", "--days", "90")
