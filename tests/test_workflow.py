@@ -126,6 +126,45 @@ def test_the_release_job_audits_the_running_stack_with_a_fresh_scan(workflow):
     assert {"--stack", "--scan"} <= set(audit) and not {"--static-only", "--no-live"} & set(audit)
 
 
+def test_the_stack_up_step_makes_each_secret_file_for_the_one_user_that_reads_it(workflow, tmp_path):
+    """The step's Python, run on compose's config as `docker compose config --format json`
+    gives it: a missing secret file is made (64 random characters, mode 600), an existing one
+    kept, each handed to its single reader's uid:gid (compose bind-mounts it as it is), and a
+    file two users read is a warning, not a guess."""
+    script = re.search(r"<<'PY'\n(.*?)\nPY\n", step(workflow, "release", "Stack up")["run"], re.DOTALL)[1]
+    secrets = tmp_path / "secrets"
+    config = {
+        "services": {
+            "db": {"user": "999:999", "secrets": [{"source": "db_password", "target": "pw"}]},
+            "backend": {"user": "1001:1001", "secrets": [{"source": "jwt", "target": "/run/secrets/jwt"},
+                                                         {"source": "shared"}]},
+            "worker": {"user": "1002:1002", "secrets": ["shared", "kept"]},
+        },
+        "secrets": {name: {"name": f"passq_{name}", "file": str(secrets / f"{name}.txt")}
+                    for name in ("db_password", "jwt", "shared", "kept")} | {"external": {"external": True}},
+    }
+    (tmp_path / "compose.json").write_text(json.dumps(config))
+    secrets.mkdir()
+    (secrets / "kept.txt").write_text("made by hand")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "sudo").write_text('#!/bin/sh\necho "$@" >> "$SUDO_LOG"\n')
+    (shim / "sudo").chmod(0o755)
+    env = {"PATH": f"{shim}:/usr/bin:/bin", "SUDO_LOG": str(tmp_path / "sudo.log")}
+    done = subprocess.run([sys.executable, "-", tmp_path / "compose.json"], input=script, env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    for name in ("db_password", "jwt", "shared"):
+        made = secrets / f"{name}.txt"
+        assert made.stat().st_mode & 0o777 == 0o600 and len(made.read_bytes()) == 64
+    assert (secrets / "kept.txt").read_text() == "made by hand"
+    assert (secrets / "jwt.txt").read_bytes() != (secrets / "shared.txt").read_bytes()
+    assert sorted((tmp_path / "sudo.log").read_text().splitlines()) == [
+        f"chown 1001:1001 {secrets / 'jwt.txt'}", f"chown 1002:1002 {secrets / 'kept.txt'}",
+        f"chown 999:999 {secrets / 'db_password.txt'}"]
+    assert done.stdout == ("::warning::secret shared is read as 1001:1001, 1002:1002: "
+                           "a mode 600 file has one reader\n")
+
+
 def test_the_trivy_db_comes_from_a_cache_made_on_the_default_branch(workflow):
     """The suite scans offline. A tag's run may restore only caches of its own tag or of the
     default branch, so the scheduled job (default branch) saves today's DB, and the release job
