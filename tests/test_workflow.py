@@ -56,10 +56,11 @@ def runs(workflow, job) -> str:
 
 
 def invocations(workflow, job) -> list[list[str]]:
-    """The words of each line that runs the command; `"${waiver_args[@]}"` is the waiver option."""
-    lines = [line.strip() for line in runs(workflow, job).splitlines()]
-    return [shlex.split(line.replace('"${waiver_args[@]}"', "--waivers waivers.yml"))
-            for line in lines if line.startswith(f"{COMMAND} ")]
+    """The words of each command line that runs the suite, from its name on (lines joined
+    where they end in `\\`); `"${waiver_args[@]}"` is the waiver option."""
+    lines = runs(workflow, job).replace("\\\n", " ").replace('"${waiver_args[@]}"', "--waivers w.yml")
+    words = [shlex.split(line) for line in lines.splitlines() if re.search(rf"(^|\s){COMMAND}\s", line)]
+    return [line[line.index(COMMAND):] for line in words]
 
 
 def test_it_is_valid_against_githubs_workflow_schema(workflow):
@@ -124,6 +125,9 @@ def test_the_release_job_audits_the_running_stack_with_a_fresh_scan(workflow):
     assert names.index("Stack up") < names.index("Audit the running stack")
     (audit,) = invocations(workflow, "release")
     assert {"--stack", "--scan"} <= set(audit) and not {"--static-only", "--no-live"} & set(audit)
+    script = step(workflow, "release", "Audit the running stack")["run"].replace("\\\n", " ")
+    line = next(line for line in script.splitlines() if line.startswith("sudo "))
+    assert shlex.split(line)[:4] == ["sudo", "env", "PATH=$PATH", "TRIVY_CACHE_DIR=$HOME/.cache/trivy"]
 
 
 def test_the_stack_up_step_makes_each_secret_file_for_the_one_user_that_reads_it(workflow, tmp_path):
@@ -181,7 +185,7 @@ def test_the_trivy_db_comes_from_a_cache_made_on_the_default_branch(workflow):
     assert save["uses"].split("@")[0] == "actions/cache"
     assert save["with"] == restore["with"]
     assert restore["with"]["key"].endswith("${{ steps.today.outputs.date }}")
-    assert restore["with"]["path"] == "~/.cache/trivy/db"  # trivy's default cache dir
+    assert restore["with"]["path"] == "~/.cache/trivy/db"  # trivy's default cache dir, as the user
 
 
 def test_a_tag_s_reports_are_attached_to_its_release_not_left_to_expire(workflow):
