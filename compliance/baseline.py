@@ -134,7 +134,7 @@ def expiry(args, today: date) -> date:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        raise BaselineError(message)
+        raise BaselineError(f"{self.prog}: {message} (see --help)")
 
 
 def parser() -> argparse.ArgumentParser:
