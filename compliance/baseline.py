@@ -54,8 +54,9 @@ def load_record(path: Path) -> dict:
     if record.get("failure"):
         raise BaselineError(f"{path}: the run audited nothing ({record['failure']}): "
                             "there is no finding to accept")
-    if not isinstance(record.get("results"), list):
-        raise BaselineError(f"{path}: results: expected a list")
+    results = record.get("results")
+    if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+        raise BaselineError(f"{path}: results: expected a list of results")
     return record
 
 
@@ -96,7 +97,7 @@ def entries(records: list[dict], owner: str, expires: date) -> tuple[list[dict],
         if service:
             entry["service"] = service
         out.append({**entry, "reason": reason(result), "approved_by": owner, "expires": expires})
-    return out, left_out
+    return out, list(dict.fromkeys(left_out))  # once each, not once per container
 
 
 def render(paths: list[Path], records: list[dict], items: list[dict], today: date) -> str:
@@ -119,15 +120,15 @@ def checked(text: str) -> str:
 
 
 def expiry(args, today: date) -> date:
-    if args.expires:
-        try:
-            expires = date.fromisoformat(args.expires)
-        except ValueError:
-            raise BaselineError(f"--expires: expected a date YYYY-MM-DD, got {args.expires!r}") from None
-    else:
-        expires = today + timedelta(days=args.days)
+    option = "--expires" if args.expires else "--days"
+    try:
+        expires = date.fromisoformat(args.expires) if args.expires else today + timedelta(days=args.days)
+    except ValueError:
+        raise BaselineError(f"--expires: expected a date YYYY-MM-DD, got {args.expires!r}") from None
+    except OverflowError:
+        raise BaselineError(f"--days: {args.days} days from today is past the last date") from None
     if expires <= today:
-        raise BaselineError(f"--expires: {expires} is not after today ({today}): the waivers "
+        raise BaselineError(f"{option}: {expires} is not after today ({today}): the waivers "
                             "would never apply")
     return expires
 

@@ -100,11 +100,14 @@ def test_days_counts_from_today(tmp_path, capsys):
     ({"schema": "other/1"}, ["--days", "9"], "not a compliance.json record"),
     ({}, ["--expires", "2026-12-03"], "--expires: 2026-12-03 is not after today"),
     ({}, ["--expires", "31.03.2027"], "--expires: expected a date YYYY-MM-DD"),
+    ({}, ["--days", "0"], "--days: 2026-12-03 is not after today"),
+    ({}, ["--days", "99999999"], "--days: 99999999 days from today is past the last date"),
+    ({"results": ["HRD-01"]}, ["--days", "9"], "results: expected a list of results"),
     ({}, ["--days", "9", "--expires", "2027-01-01"], "not allowed with argument"),
     ({}, [], "one of the arguments --expires --days is required"),
 ])
 def test_a_bad_record_or_option_is_one_error_line_and_exit_4(tmp_path, capsys, record, argv, problem):
-    path = write_record(tmp_path, [result("HRD-01", "web")], **record)
+    path = write_record(tmp_path, record.pop("results", [result("HRD-01", "web")]), **record)
     code, out, err = run_baseline(capsys, path, "--owner", "sec", *argv)
     assert (code, out) == (4, "")
     assert err.startswith("ERROR: ") and problem in err and err.count("\n") == 1
