@@ -107,7 +107,8 @@ def test_days_counts_from_today(tmp_path, capsys):
     ({}, [], "one of the arguments --expires --days is required"),
 ])
 def test_a_bad_record_or_option_is_one_error_line_and_exit_4(tmp_path, capsys, record, argv, problem):
-    path = write_record(tmp_path, record.pop("results", [result("HRD-01", "web")]), **record)
+    extra = {key: value for key, value in record.items() if key != "results"}
+    path = write_record(tmp_path, record.get("results", [result("HRD-01", "web")]), **extra)
     code, out, err = run_baseline(capsys, path, "--owner", "sec", *argv)
     assert (code, out) == (4, "")
     assert err.startswith("ERROR: ") and problem in err and err.count("\n") == 1
