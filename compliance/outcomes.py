@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from compliance.model import Location
+
 OUTCOMES = ("passed", "failed", "waived", "skipped", "error")
 
 
@@ -22,10 +24,13 @@ class Finding:
     outcome: str
     evidence: str
     message: str = ""
+    # the line that decided a declared finding, where the check knows it better than the
+    # compose key of its control (the Dockerfile FROM that fails IMG-01)
+    location: Location | None = None
     remediation: str = ""
 
     def redacted(self, redact) -> "Finding":
-        return Finding(self.outcome, redact(self.evidence), redact(self.message),
+        return Finding(self.outcome, redact(self.evidence), redact(self.message), self.location,
                        redact(self.remediation))
 
 
@@ -34,7 +39,7 @@ def passed(evidence: str) -> Finding:
 
 
 def failed(message: str, evidence: str, remediation: str = "") -> Finding:
-    return Finding("failed", evidence, message, remediation)
+    return Finding("failed", evidence, message, remediation=remediation)
 
 
 def not_applicable(reason: str) -> Finding:
@@ -47,14 +52,15 @@ def undecided(reason: str, evidence: str = "") -> Finding:
 
 
 def worst(findings: list[Finding]) -> Finding:
-    """Combine per-item findings: any error or failure decides; evidence of all is kept.
-    The remedies of the deciding findings are kept when each has its own (else the
-    catalog's applies)."""
+    """Combine per-item findings: any error or failure decides; evidence of all is kept,
+    each reason once. The remedies of the deciding findings are kept when each has its
+    own (else the catalog's applies)."""
     for outcome in ("error", "failed", "skipped"):
         picked = [f for f in findings if f.outcome == outcome]
         if picked:
             return Finding(outcome, "; ".join(f.evidence for f in findings if f.evidence),
-                           "; ".join(f.message for f in picked), remedies(picked))
+                           "; ".join(dict.fromkeys(f.message for f in picked)),
+                           remediation=remedies(picked))
     return passed("; ".join(f.evidence for f in findings if f.evidence))
 
 

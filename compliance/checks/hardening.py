@@ -166,7 +166,7 @@ def writable_paths_tmpfs(container: Subject, policy: ServicePolicy) -> Finding:
     finding = worst(findings)
     if kernel:
         return Finding(finding.outcome, f"{finding.evidence} ({inside.source('mountinfo')})",
-                       finding.message, finding.remediation)
+                       finding.message, remediation=finding.remediation)
     return finding
 
 

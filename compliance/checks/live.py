@@ -197,7 +197,7 @@ def database_clients_tls(containers: Iterable[Subject]) -> Finding:
         return not_applicable("; ".join([*notes, "no environment holds a PostgreSQL DSN"]))
     finding = worst(dsns)
     return Finding(finding.outcome, "; ".join([finding.evidence, *notes]), finding.message,
-                   finding.remediation)
+                   remediation=finding.remediation)
 
 
 # -- HRD-02, live ---------------------------------------------------------------
