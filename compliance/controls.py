@@ -338,7 +338,9 @@ def reference() -> str:
              "`python -m compliance.controls > docs/controls.md`; do not edit by hand.", "",
              f"CIS references are to the {CIS_VERSION}. Scope: evaluated once per container, "
              "or once per stack; `live` controls need the running stack; `static` controls are "
-             "also judged by the pull-request gate (`--static-only`) on the compose files.", "",
+             "also judged by the pull-request gate (`--static-only`) on the compose files. "
+             "Fix is the general remedy; where a control fails for more than one reason, each "
+             "result names the remedy for its own reason (`remediation` in every report).", "",
              markdown(), "", "## PassQ's checklist", "",
              "An item is ticked only when every control under it passed or was waived, and "
              "none failed or errored.", ""]
