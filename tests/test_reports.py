@@ -131,6 +131,48 @@ def test_sarif_is_valid_2_1_0_with_one_rule_per_control_and_one_result_per_failu
         assert (logical["name"], logical["fullyQualifiedName"]) == (container, f"{weak}/db/{container}")
 
 
+def test_a_waived_failure_is_a_suppressed_sarif_result_with_the_reason(audit, weak):
+    run = audit(weak, CHECKS, waivers="""\
+        - control: USR-01
+          service: db
+          reason: Postgres entrypoint drops to uid 999 itself.
+          approved_by: security@passq.example
+          expires: 2099-01-31
+    """)
+    sarif = run.sarif()
+    validator = jsonschema.Draft7Validator(SARIF_SCHEMA)
+    assert not list(validator.iter_errors(sarif)), [e.message for e in validator.iter_errors(sarif)]
+    results = {r["ruleId"]: r for r in sarif["runs"][0]["results"]}
+    assert sorted(results) == ["IMG-01", "USR-01"]
+    assert "suppressions" not in results["IMG-01"]
+    (suppression,) = results["USR-01"]["suppressions"]
+    assert suppression["kind"] == "external" and suppression["status"] == "accepted"
+    assert suppression["justification"] == "Postgres entrypoint drops to uid 999 itself."
+
+
+def test_live_results_point_at_their_service_in_the_compose_file(audit, weak, pytester):
+    """A live audit given the compose files hangs each result on its service's declaration:
+    the line of the key that decides the control, else the service's own line."""
+    (pytester.path / "compose.yml").write_text(
+        "services:\n"
+        "  web:\n"
+        "    image: passq-fixture/busybox:1.35\n"
+        "    user: '1000:1000'\n"
+        "  db:\n"
+        "    image: passq-fixture/busybox:latest\n")
+    run = audit(weak, CHECKS, "--compose-file", "compose.yml")
+    located = {(r["control"], r["service"]): r["location"] for r in run.json()["results"]}
+    assert located[("IMG-01", "db")] == {"file": "compose.yml", "line": 6}  # its image: key
+    assert located[("USR-01", "db")] == {"file": "compose.yml", "line": 5}  # no user: the service
+    assert located[("USR-01", "web")] == {"file": "compose.yml", "line": 4}
+    sarif = run.sarif()
+    validator = jsonschema.Draft7Validator(SARIF_SCHEMA)
+    assert not list(validator.iter_errors(sarif)), [e.message for e in validator.iter_errors(sarif)]
+    physical = {r["ruleId"]: r["locations"][0]["physicalLocation"] for r in sarif["runs"][0]["results"]}
+    assert physical["IMG-01"] == {"artifactLocation": {"uri": "compose.yml"}, "region": {"startLine": 6}}
+    assert physical["USR-01"] == {"artifactLocation": {"uri": "compose.yml"}, "region": {"startLine": 5}}
+
+
 def test_html_ticks_an_item_only_when_all_its_controls_passed(audit, hardened, weak):
     passing = _checklist(audit(hardened, CHECKS).html())
     assert passing["All images use pinned versions"] == (True, "\u2611")
