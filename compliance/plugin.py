@@ -539,3 +539,8 @@ def pytest_html_results_table_header(cells):
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report, cells):
     html.results_table_row(report, cells)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_html(report, data):
+    html.results_table_html(report, data)
