@@ -322,7 +322,7 @@ def _failures(record, e) -> str:
         for service, results in sorted(by_service.items(), key=lambda item: item[0] or "\uffff"):
             for result in results:
                 outcomes[result.outcome] += 1
-            where = sorted({f'{posixpath.relpath(r.location["file"], folder or ".")}:{r.location["line"]}'
+            where = sorted({f'{_within(r.location["file"], folder)}:{r.location["line"]}'
                             for r in results if r.location})
             code = "".join(f" <code>{e(w)}</code>" for w in where)
             services.append(f'<span class="svc"><a href="#{views.anchor(results[0].nodeid)}">'
@@ -335,6 +335,10 @@ def _failures(record, e) -> str:
     return (f'<h2 id="failures">Failures by control{inside}</h2><table class="failures"><tr>'
             f'<th>Control</th><th>Severity</th><th>Results</th><th>Services and where</th></tr>'
             f'{"".join(rows)}</table>')
+
+
+def _within(file: str, folder: str) -> str:
+    return posixpath.relpath(file, folder) if folder else file
 
 
 def _common_folder(files) -> str:
