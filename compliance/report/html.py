@@ -11,7 +11,7 @@ matrix whose cells link to their result rows, the vulnerability scans, the
 waivers and the run's provenance, where pytest-metadata's environment table
 moves (pytest-html's own Environment and empty Summary headings are hidden);
 and result columns an auditor reads (control, severity, service, container,
-outcome, evidence, remediation rendered from the catalog's Markdown), each
+outcome, evidence, remediation with its Markdown rendered), each
 finding's JSON record in its row's details (in the page: browsers refuse to
 open a `data:` link). The stylesheet lifts pytest-html's grey text to WCAG
 AA contrast and prints the banner and failures first, without the filters.
@@ -202,7 +202,7 @@ _INLINE = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*|\[([^\]]+)\]\((https?://[^)\s]+)\
 
 
 def markdown(text: str, e) -> str:
-    """The catalog's inline Markdown (`code`, **bold**, [links](https://...)) as HTML;
+    """A remediation's inline Markdown (`code`, **bold**, [links](https://...)) as HTML;
     everything else escaped by `e`, as every value is."""
     parts, at = [], 0
     for match in _INLINE.finditer(text):
