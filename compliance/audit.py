@@ -188,18 +188,16 @@ class Audit:
         return self.declared_stack() if self.option("static_only") else self.stack()
 
     def location(self, subject, control: str) -> dict | None:
-        """Where a result points in the compose files (`{"file", "line"}`), or None: a
-        declared service's key; for CMP-01 the declared service; for a stack control of a
-        declared audit (or SEC-03, whose files the compose files name) its section."""
+        """Where a result points in the compose files (`{"file", "line"}`), or None without
+        them: the key of the service's declaration that decides the control, else the
+        service's own line; for a stack control its section. A live result points there too
+        (the service as its compose files declare it): that is where a fix goes, and where a
+        code-scanning upload or a CI annotation can hang it."""
         declared = self.declared_stack()
         if declared is None:
             return None
         if subject is not None and not subject.declared:
-            if control != "CMP-01":
-                return None
             subject = next((s for s in declared.containers if s.service == subject.service), None)
-        elif subject is None and not (self.option("static_only") or control == "SEC-03"):
-            return None
         where = declared_source.location(subject or declared, control)
         return {"file": where.file, "line": where.line} if where else None
 

@@ -95,6 +95,27 @@ def checklist(results) -> list[ChecklistItem]:
     return items
 
 
+def by_severity(results) -> list[tuple[str, dict]]:
+    """Each severity, gravest first, with the outcomes of its controls' evaluations by count."""
+    counts = {severity: dict.fromkeys(OUTCOMES, 0) for severity in reversed(controls.SEVERITIES)}
+    for result in results:
+        counts[controls.describe(result.control).severity][result.outcome] += 1
+    return list(counts.items())
+
+
+def failures(results) -> list[tuple[str, dict]]:
+    """Each control that failed or could not be evaluated, gravest severity first (then in
+    catalog order), with its refuted results by service (None for the stack), each service
+    once."""
+    order = {cid: n for n, cid in enumerate((*controls.CATALOG, controls.OWN.id))}
+    refuted: dict[str, dict] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        if result.outcome in REFUTED:
+            refuted[result.control][result.service].append(result)
+    return sorted(refuted.items(), key=lambda item: (
+        -controls.SEVERITIES.index(controls.describe(item[0]).severity), order.get(item[0], len(order))))
+
+
 def matrix(results) -> tuple[list, list]:
     """Controls x services: ([service, ..., None for the stack], [(control, {service: [results]})])."""
     cells: dict[str, dict] = defaultdict(lambda: defaultdict(list))
