@@ -29,7 +29,8 @@ PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--c
 
 def pytest_addoption(parser):
     group = parser.getgroup("compliance", "passq-compliance")
-    group.addoption("--stack", help="compose project to audit (default: the policy's `stack`)")
+    group.addoption("--stack", metavar="NAME",
+                    help="compose project to audit (default: the policy's `stack`)")
     group.addoption("--compose-file", action="append", default=[], metavar="PATH",
                     help="declared compose file (repeatable)")
     group.addoption("--policy", metavar="PATH", help="policy file (default: PassQ's, policies/passq.yml)")

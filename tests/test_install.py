@@ -128,6 +128,14 @@ def test_the_static_gate_from_the_applications_folder_with_the_packaged_policy(v
     assert COMPOSE in uris  # relative to the application's folder: code scanning annotates it
 
 
+def test_help_and_version_are_the_commands(venv):
+    helped = ok(venv / "bin" / COMMAND, "--help")
+    assert helped.stdout.startswith(f"usage: {COMMAND} [options]") and "exit status:" in helped.stdout
+    version = ok(venv / "bin" / "python", "-c", "from importlib import metadata; "
+                 f"print(metadata.version('{COMMAND}'))").stdout.strip()
+    assert ok(venv / "bin" / COMMAND, "--version").stdout == f"{COMMAND} {version}\n"
+
+
 def test_further_arguments_go_to_pytest(venv, tmp_path):
     app = application(tmp_path, "weak")
     out = "out dir"  # a path option, space form, with a space in it
