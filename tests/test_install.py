@@ -121,6 +121,7 @@ def test_the_static_gate_from_the_applications_folder(venv, tmp_path):
     record = document(app)
     assert record["summary"]["failed"] > 0 and record["gate"]["passed"] is False
     assert "FAILED test_images.py::test_image_pinned[web] - IMG-01 web: should" in done.stdout
+    assert f"{COMPOSE}:20: IMG-01 web: should name an exact version tag or a digest" in done.stdout
     sarif = json.loads((app / "reports" / "compliance.sarif").read_text())
     uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
             for result in sarif["runs"][0]["results"] for loc in result.get("locations", ())
