@@ -111,3 +111,10 @@ def test_a_finding_line_keeps_every_word_on_one_line():
         "compose.yml:3: HRD-06 api: should drop 100% of a,b: c (evidence: CapDrop=[])")
     assert terminal.finding(result(outcome="error", message="could not evaluate web-1: removed",
                                    evidence="")) == "HRD-06 api: could not evaluate web-1: removed"
+
+
+def test_annotations_with_a_file_come_first():
+    """GitHub shows only a step's first ten error annotations on the files."""
+    live, declared = result(), result(service="db", location={"file": "compose.yml", "line": 9})
+    assert [line.split("::")[1] for line in terminal.annotations([live, declared, live])] == [
+        "error file=compose.yml,line=9,title=HRD-06 db", "error title=HRD-06 api", "error title=HRD-06 api"]

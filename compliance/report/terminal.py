@@ -43,8 +43,8 @@ def summary(terminalreporter, record, report_dir) -> None:
     for result in refuted:
         tr.write_line(finding(result), red=True)
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        for result in refuted:
-            tr.write_line(annotation(result))  # no colour: the runner reads the line as written
+        for line in annotations(refuted):
+            tr.write_line(line)  # no colour: the runner reads the line as written
     _table(tr, record.results)
     verdict = "PASSED" if record.gate_passed else "FAILED"
     tr.write_line(f"release gate (--fail-on {record.fail_on}): {verdict}",
@@ -66,6 +66,12 @@ def finding(result) -> str:
     location (a declared one), then control, service and message."""
     where = f"{result.location['file']}:{result.location['line']}: " if result.location else ""
     return f"{where}{lead(result.control, result.service)}: {said(result)}"
+
+
+def annotations(results) -> list[str]:
+    """The `::error` commands of `results`, those with a file first: GitHub shows only the
+    first ten errors of a step on the files."""
+    return [annotation(r) for r in sorted(results, key=lambda r: r.location is None)]
 
 
 def annotation(result) -> str:
