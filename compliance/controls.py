@@ -282,7 +282,8 @@ CATALOG: dict[str, Control] = {
 
 # The seed's security checklist (controls.md, last section), in its order. An
 # item is ticked only when each control under it passed (or was waived) in the
-# run and none failed or errored: a deselected or only-skipped control proves nothing.
+# run and none failed or errored: a deselected or only-skipped control proves nothing, and
+# an item whose evaluations were all skipped (or that has none) shows as not evaluated.
 CHECKLIST: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("All images use pinned versions", ("IMG-01",)),
     ("Containers run as non-root users", ("USR-01",)),
@@ -322,10 +323,32 @@ def markdown() -> str:
     """The catalog as a Markdown table, for docs that must not drift from it."""
     rows = ["| ID | Title | Severity | Checklist item | CIS | Scope |", "|---|---|---|---|---|---|"]
     for c in CATALOG.values():
-        scope = ("stack" if c.stack_level else "container") + (", live" if c.live else "")
+        scope = ("stack" if c.stack_level else "container") + (", live" if c.live else "") + (
+            ", static" if c.id in DECLARED else "")
         rows.append(f"| {c.id} | {c.title} | {c.severity} | {c.checklist} | {c.cis or '—'} | {scope} |")
     return "\n".join(rows)
 
 
+def reference() -> str:
+    """docs/controls.md: the table, the checklist, then each control's why and fix (a test
+    keeps the committed file equal to this, so the doc a clone carries never drifts)."""
+    parts = ["# Controls", "",
+             "Generated from the catalog (`compliance/controls.py`) by "
+             "`python -m compliance.controls > docs/controls.md`; do not edit by hand.", "",
+             f"CIS references are to the {CIS_VERSION}. Scope: evaluated once per container, "
+             "or once per stack; `live` controls need the running stack; `static` controls are "
+             "also judged by the pull-request gate (`--static-only`) on the compose files.", "",
+             markdown(), "", "## PassQ's checklist", "",
+             "An item is ticked only when every control under it passed or was waived, and "
+             "none failed or errored.", ""]
+    parts += [f"- {item}: {', '.join(ids)}" for item, ids in CHECKLIST]
+    for c in CATALOG.values():
+        judged = "also by the static gate" if c.id in DECLARED else "on the running stack only"
+        parts += ["", f"## {c.id}: {c.title}", "",
+                  f"Severity {c.severity}; {'once per stack' if c.stack_level else 'per container'}, "
+                  f"{judged}.", "", f"Why: {c.rationale}", "", f"Fix: {c.remediation}"]
+    return "\n".join(parts) + "\n"
+
+
 if __name__ == "__main__":
-    print(markdown())
+    print(reference(), end="")

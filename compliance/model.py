@@ -45,6 +45,18 @@ class Location:
         return f"{self.file}:{self.line}"
 
 
+@dataclass(frozen=True)
+class Base:
+    """An image a `build:` service's Dockerfile builds on: the FROM of a stage that is
+    built, or a `COPY --from=` (`RUN --mount=from=`) source that names no stage.
+    `reference` is `written` with its ARGs substituted ("" where one has no value)."""
+
+    written: str
+    reference: str
+    location: Location
+    instruction: str = "FROM"  # or "COPY --from", "RUN --mount from"
+
+
 def first_written(origin: Mapping, keys, otherwise: Location | None) -> Location | None:
     """Where the first of `keys` is written (`origin`: key -> Location), else `otherwise`."""
     return next((origin[k] for k in keys if k in origin), otherwise)
@@ -80,6 +92,9 @@ class Subject:
     # a declared service's compose keys (`read_only`, `deploy.resources.limits.memory`) -> line
     origin: Mapping = field(default_factory=lambda: _EMPTY)
     location: Location | None = None  # a declared service's own line
+    # a `build:` service's base images (its Dockerfile's built stages); None where no
+    # Dockerfile was read (an `image:` service, a remote build context)
+    bases: tuple[Base, ...] | None = None
     node: str = ""  # a swarm task's node (hostname)
     # why the container cannot be judged (its node's engine is unreachable, the task has no
     # container): its controls are errors naming this, never passes

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from compliance.model import Location
+
 OUTCOMES = ("passed", "failed", "waived", "skipped", "error")
 
 
@@ -20,9 +22,12 @@ class Finding:
     outcome: str
     evidence: str
     message: str = ""
+    # the line that decided a declared finding, where the check knows it better than the
+    # compose key of its control (the Dockerfile FROM that fails IMG-01)
+    location: Location | None = None
 
     def redacted(self, redact) -> "Finding":
-        return Finding(self.outcome, redact(self.evidence), redact(self.message))
+        return Finding(self.outcome, redact(self.evidence), redact(self.message), self.location)
 
 
 def passed(evidence: str) -> Finding:
@@ -43,12 +48,13 @@ def undecided(reason: str, evidence: str = "") -> Finding:
 
 
 def worst(findings: list[Finding]) -> Finding:
-    """Combine per-item findings: any error or failure decides; evidence of all is kept."""
+    """Combine per-item findings: any error or failure decides; evidence of all is kept,
+    each reason once."""
     for outcome in ("error", "failed", "skipped"):
         picked = [f for f in findings if f.outcome == outcome]
         if picked:
             return Finding(outcome, "; ".join(f.evidence for f in findings if f.evidence),
-                           "; ".join(f.message for f in picked))
+                           "; ".join(dict.fromkeys(f.message for f in picked)))
     return passed("; ".join(f.evidence for f in findings if f.evidence))
 
 

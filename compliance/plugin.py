@@ -414,7 +414,8 @@ def pytest_runtest_makereport(item, call):
         container=audit.redact(container) if container else None,
         nodeid=report.nodeid, outcome=outcome, evidence=evidence, message=message,
         waiver=audit.waiver_for(item), duration_s=round(report.duration, 4),
-        location=audit.location(_subject_of(item), control),
+        location=({"file": finding.location.file, "line": finding.location.line}
+                  if finding and finding.location else audit.location(_subject_of(item), control)),
         node=getattr(_subject_of(item), "node", None) or None,
     )
     _finding_not_frames(item, call, report, finding)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from compliance import yamlfile
-from compliance.yamlfile import kind
+from compliance.yamlfile import key_path, kind
 
 SEVERITY_NAMES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -141,8 +141,7 @@ class _Reader:
 
     def error(self, path: tuple, problem: str) -> PolicyError:
         where = self.where(path)
-        key = ".".join(str(p) for p in path) or "(top level)"
-        return PolicyError(f"{where}: {key}: {problem}")
+        return PolicyError(f"{where}: {key_path(path)}: {problem}")
 
     def mapping(self, value, path, allowed) -> dict:
         if not isinstance(value, dict):

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from compliance import controls, yamlfile
-from compliance.yamlfile import kind
+from compliance.yamlfile import key_name, kind
 
 REQUIRED = ("control", "reason", "approved_by", "expires")
 KEYS = (*REQUIRED, "service")
@@ -144,7 +144,7 @@ class _Reader:
     def error(self, path: tuple, problem: str, key: str | None = None) -> WaiverError:
         """`path` is (entry index, key); the line is the key's, else the entry's."""
         where = self.source.where(path)
-        key = key or (str(path[-1]) if len(path) > 1 else "(waiver)" if path else "(top level)")
+        key = key or (key_name(path[-1]) if len(path) > 1 else "(waiver)" if path else "(top level)")
         return WaiverError(f"{where}: {key}: {problem}")
 
     def waivers(self, data) -> tuple[Waiver, ...]:

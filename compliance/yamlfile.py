@@ -93,6 +93,19 @@ def key_lines(node, path=(), out=None, seen=None) -> dict[tuple, int]:
     return out
 
 
+def key_name(key) -> str:
+    """A key as an error names it, on one line: a plain key as written, any other (a
+    newline, a control character, quotes, an empty string) as its repr, so an error
+    stays the one line the loaders promise."""
+    text = str(key)
+    return text if text.isprintable() and text.strip() == text and text else repr(text)
+
+
+def key_path(path: tuple) -> str:
+    """`defaults.memory_max`: a key path as an error names it."""
+    return ".".join(map(key_name, path)) or "(top level)"
+
+
 def kind(value) -> str:
     """How a wrong value reads in an error: its type and (short) repr."""
     return "nothing" if value is None else f"{type(value).__name__} {value!r}"[:80]

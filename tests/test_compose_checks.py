@@ -223,8 +223,8 @@ def test_a_value_that_cannot_be_read_names_the_service():
     ({"image": "nginx:mainline"}, "failed"),
     ({"image": "postgres:16-bookworm"}, "passed"),
     ({"image": "app@sha256:" + "a" * 64}, "passed"),
-    ({"build": {"context": "."}}, "skipped"),
-    ({"build": {"context": "."}, "image": "passq/app:latest"}, "failed"),
+    ({"build": {"context": "https://git.example/app.git"}}, "skipped"),  # nothing to read
+    ({"build": {"context": "https://git.example/app.git"}, "image": "passq/app:latest"}, "failed"),
 ])
 def test_declared_image_pinned(config, outcome):
     finding = images.image_pinned(declared_source.subject("svc", model(svc=config)), ("stable",))

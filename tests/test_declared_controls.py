@@ -2,7 +2,8 @@
 
 A fixture is a compose file whose `x-passq-compliance:` block (compose ignores
 `x-` keys) says what it shows: description, evidence (a substring of the
-finding's evidence, or of a skip's reason), optionally the policy, the thin test
+finding's evidence, or of a skip's reason), optionally the `file:line` the result
+names (location), the policy, the thin test
 (where a control has several), the service (default `app`) and the secret files
 to make, each with its mode (secret files are generated, never committed: 48
 random characters, like scripts/generate-secrets). Its name says the outcome. The real
@@ -61,7 +62,7 @@ def judge(path: Path, where: Path):
     func = thin_test_for(case, DECLARABLE)
     outcome, finding = run(func, case, spoken=declared.spoken,
                            secret_files=secret_files.collect(model, policy, where))
-    where_found = declared.location(case.container or stack, control)
+    where_found = finding.location or declared.location(case.container or stack, control)
     return case, outcome, finding, where_found, model
 
 
@@ -75,8 +76,10 @@ def test_declared_fixture(path, tmp_path, monkeypatch):
     if outcome == "failed":
         assert finding.message.startswith("should"), finding.message
     assert "HostConfig." not in finding.evidence, "a declared finding speaks compose's keys"
-    assert location is not None and location.file in (path.name, "app/Dockerfile") \
-        and location.line >= 1, location
+    assert location is not None and 1 <= location.line <= len(
+        (tmp_path / location.file).read_text().splitlines()), location
+    about = yaml.safe_load(path.read_text())["x-passq-compliance"]
+    assert str(location) == about.get("location", str(location)), f"{case.name}: {location}"
     made = [(tmp_path / name).read_text() for name in case_secrets(path)]
     redact = Redactor().learn([*model.secret_candidates(case.policy.credential_env_patterns), *made])
     for text in (finding.evidence, finding.message):

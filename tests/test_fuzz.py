@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from compliance import controls, imageref, policy, waivers
@@ -97,6 +97,8 @@ def test_the_policy_loader_survives_any_text(text):
 
 @FUZZ
 @given(POLICY)
+@example({"defaults": {"\n": None}})  # a key holding a newline once made a two-line error
+@example({"services": {"db\r\n": {"user": "root"}}, "flows": {"deny": [{"from": "db\r\n"}]}})
 def test_the_policy_loader_survives_any_structure(data):
     loaded = _load(policy.load, _yaml(data), policy.PolicyError)
     if isinstance(loaded, policy.Policy):  # what loads is what the schema promises
@@ -117,6 +119,8 @@ def test_the_waiver_loader_survives_any_text(text):
 
 @FUZZ
 @given(st.one_of(st.lists(WAIVER, max_size=4), VALUES))
+@example([{"\n": None}])
+@example([{"control": "NET-01\n", "reason": "x", "approved_by": "y", "expires": "2027-01-31"}])
 def test_the_waiver_loader_survives_any_structure(data):
     loaded = _load(waivers.load, _yaml(data), waivers.WaiverError)
     if isinstance(loaded, waivers.WaiverFile):

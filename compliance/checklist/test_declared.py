@@ -25,7 +25,7 @@ def test_matches_declared(container, declared_stack, verdict):
 
 @pytest.mark.control("IMG-01")
 def test_declared_image_pinned(declared_service, policy, verdict):
-    """Image reference is pinned (the declared `image:` line)."""
+    """Image reference is pinned (the declared `image:` line, a `build:` Dockerfile's FROMs)."""
     verdict(images.image_pinned(declared_service, policy.for_service(declared_service.service).floating_tags))
 
 

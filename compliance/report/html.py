@@ -172,7 +172,9 @@ def _checklist(record, e) -> str:
     items = []
     checklist = views.checklist(record.results)
     for item in checklist:
-        counts = ", ".join(f"{n} {o}" for o, n in item.counts.items() if n) or "not evaluated"
+        counts = ", ".join(f"{n} {o}" for o, n in item.counts.items() if n)
+        if not item.evaluated:
+            counts = f"not evaluated ({counts})" if counts else "not evaluated"
         unproven = (f'<span class="unproven">not proven: {e(", ".join(item.unproven))}</span>'
                     if item.unproven else "")
         state = "ticked" if item.ticked else "unticked"

@@ -53,10 +53,17 @@ class ChecklistItem:
     unproven: tuple[str, ...]  # controls with no pass or waiver in this run
 
     @property
+    def evaluated(self) -> bool:
+        """Something under the item was judged: an item whose evaluations were all
+        skipped, or that has none, was not evaluated (and shows so)."""
+        return any(n for outcome, n in self.counts.items() if outcome != "skipped")
+
+    @property
     def ticked(self) -> bool:
         """Ticked only when every control under the item was proven (passed or
         waived) and nothing under it failed or errored. A control this run did not
-        evaluate, or only found not applicable, proves nothing."""
+        evaluate, or only found not applicable, proves nothing: an item not evaluated
+        is never ticked."""
         return not self.unproven and not any(self.counts[o] for o in REFUTED)
 
 

@@ -6,7 +6,8 @@ So one check judges a declared service and a running container alike: compose's
 inspect`. Only what the declaration fixes is filled in; what depends on the image
 or the engine (its own USER and HEALTHCHECK, the engine's defaults, the real
 uid) is left empty for the checks to call undecidable. A `build:` service's
-Dockerfile gives the image's USER and HEALTHCHECK (compliance/sources/dockerfile.py).
+Dockerfile gives the image's USER and HEALTHCHECK and the images it is built on
+(compliance/sources/dockerfile.py).
 
 Environment values are taken as written (`${VAR}` kept: compose_files.Model), and
 every compose key keeps its `file:line` in the Subject's `origin`, which is how
@@ -28,6 +29,7 @@ from compliance.sources.compose_files import Model, shown
 SECRETS_DIR = "/run/secrets"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)  # a build context URL
 # The compose keys that decide each control, in the order a location is looked for: a
 # declared result names the first one the service writes, else the service itself.
 KEYS_OF_CONTROL = {
@@ -91,7 +93,7 @@ def spoken(finding: Finding) -> Finding:
     def say(text: str) -> str:
         return _SPOKEN.sub(lambda m: SPOKEN[m.group(0)], text)
 
-    return Finding(finding.outcome, say(finding.evidence), say(finding.message))
+    return Finding(finding.outcome, say(finding.evidence), say(finding.message), finding.location)
 
 
 def stack(model: Model) -> Stack:
@@ -151,7 +153,7 @@ def _subject(name: str, model: Model) -> Subject:
     return Subject(
         service=name, name=name, attrs=freeze(attrs), image=freeze({"Config": image_config}),
         networks=MappingProxyType(networks), process=None, test_id=name, engine_security=None,
-        kind=DECLARED, origin=MappingProxyType(origin),
+        kind=DECLARED, origin=MappingProxyType(origin), bases=built.bases,
         location=model.locate(("services", name)) or Location(model.describe(), 1))
 
 
@@ -168,12 +170,11 @@ def _dockerfile(config: Mapping) -> dockerfile.Stage:
     build = config.get("build")
     if not isinstance(build, Mapping) or not build.get("context") or build.get("dockerfile_inline"):
         return dockerfile.Stage()
-    context = Path(build["context"])
-    path = context / (build.get("dockerfile") or "Dockerfile")
-    if not path.is_file():
-        return dockerfile.Stage()  # a remote context (git URL), or no file: nothing to read
+    if _REMOTE.match(str(build["context"])):
+        return dockerfile.Stage()  # a git or https context: nothing here to read
+    path = Path(build["context"]) / (build.get("dockerfile") or "Dockerfile")
     try:
-        return dockerfile.read(path, shown(path), build.get("target"))
+        return dockerfile.read(path, shown(path), build.get("target"), build.get("args"))
     except dockerfile.DockerfileError as exc:
         raise DeclaredError(str(exc)) from None
 
