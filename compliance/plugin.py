@@ -146,10 +146,9 @@ COMPOSE_SUFFIXES = (".yml", ".yaml")
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection(session):
     """A compose file given as a bare argument is a test path to pytest, which then reports
-    it "not found" although it exists: say what was meant instead."""
+    it "not found" although it exists: say what was meant instead. (No test is YAML.)"""
     for arg in session.config.args:
-        path = Path(session.config.invocation_params.dir, arg.split("::")[0])
-        if path.suffix in COMPOSE_SUFFIXES and path.is_file():
+        if Path(arg.split("::")[0]).suffix in COMPOSE_SUFFIXES:
             _stop(session.config, f"{arg} is not a test path: pass a compose file as "
                                   f"--compose-file {arg}")
 
@@ -238,9 +237,9 @@ def pytest_collection_finish(session):
     config = session.config
     audit = config.stash[AUDIT]
     audit.collected = sum(_control_of(item) is not None for item in session.items)
-    if audit.candidates and not audit.collected and not config.option.collectonly:
+    if audit.candidates and not audit.collected and not config.getoption("collectonly"):
         chosen = [f"{flag} {value!r}" for flag, value in
-                  (("-k", config.option.keyword), ("-m", config.option.markexpr)) if value]
+                  (("-k", config.getoption("keyword")), ("-m", config.getoption("markexpr"))) if value]
         _stop(config, f"nothing to audit: {' and '.join(chosen) or 'the options'} deselected every "
                       f"one of the {audit.candidates} compliance tests")
     if not audit.active:
