@@ -17,7 +17,7 @@ from compliance.checks.facts import mounts
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
 from compliance.record import AuditRecord
-from compliance.redact import SECRETS_DIR, Redactor, file_secrets
+from compliance.redact import SECRETS_DIR, Redactor, candidates, file_secrets, stack_names
 from compliance.report import views
 from compliance.scans import Scans
 from compliance.sources import compose, compose_files, engine, inside, secret_files, swarm, trivy
@@ -96,8 +96,8 @@ class Audit:
             self.failure = f"stack {self.stack_name!r}: {exc}"
             self.close()
             return None
-        self.redact = Redactor.for_containers(self._stack.containers,
-                                              policy.credential_env_patterns)
+        self.redact = self.redact.learn(candidates(self._stack.containers, policy.credential_env_patterns)
+                                        ).protect(stack_names(self._stack))
         self._learn_secrets()
         return self._stack
 
@@ -189,6 +189,8 @@ class Audit:
                 self._declared_stack = declared_source.stack(model)
             except declared_source.DeclaredError as exc:
                 self.failure = str(exc)
+            else:
+                self.redact = self.redact.protect(stack_names(self._declared_stack))
         return self._declared_stack
 
     def subjects(self):
@@ -232,7 +234,10 @@ class Audit:
         if policy.secrets_dir:
             directory = Path(self.config.invocation_params.dir, policy.secrets_dir)
             paths += sorted(directory.iterdir())[:MAX_SECRETS_DIR_FILES] if directory.is_dir() else []
-        self.redact = self.redact.learn([*learned, *file_secrets(paths)])
+        files = [*(self.option("compose_file") or ()), *(self._declared.files if self._declared else ()),
+                 self.policy_path, *paths, *(secret_files.shown(Path(path)) for path in paths)]
+        self.redact = self.redact.learn([*learned, *file_secrets(paths)]).protect(
+            [*controls.CATALOG, *map(str, files)])  # names, never hidden
 
     def secret_files(self) -> list | None:
         """SEC-03's facts: the secret files compose and the policy name; None if none."""

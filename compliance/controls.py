@@ -264,8 +264,9 @@ CATALOG: dict[str, Control] = {
             "Secrets generation (permissions 600)", "",
             "A secret file others can read, a short or placeholder value, or one "
             "committed to git is a credential already given away.",
-            "Generate each missing secret with scripts/generate-secrets (48 random bytes, "
-            "mode 600), keep secret files out of git (.gitignore), and chmod 600 the rest.",
+            "Create each missing secret from random bytes (`openssl rand -base64 48 > "
+            "secrets/NAME && chmod 600 secrets/NAME`), keep secret files out of git "
+            "(.gitignore), and chmod 600 the rest.",
             stack_level=True,
         ),
         Control(
@@ -337,7 +338,9 @@ def reference() -> str:
              "`python -m compliance.controls > docs/controls.md`; do not edit by hand.", "",
              f"CIS references are to the {CIS_VERSION}. Scope: evaluated once per container, "
              "or once per stack; `live` controls need the running stack; `static` controls are "
-             "also judged by the pull-request gate (`--static-only`) on the compose files.", "",
+             "also judged by the pull-request gate (`--static-only`) on the compose files. "
+             "Fix is the general remedy; where a control fails for more than one reason, each "
+             "result names the remedy for its own reason (`remediation` in every report).", "",
              markdown(), "", "## PassQ's checklist", "",
              "An item is ticked only when every control under it passed or was waived, and "
              "none failed or errored.", ""]

@@ -237,6 +237,7 @@ def pytest_collection_finish(session):
     config = session.config
     audit = config.stash[AUDIT]
     audit.collected = sum(_control_of(item) is not None for item in session.items)
+    audit.redact = audit.redact.protect(item.nodeid for item in session.items)  # names, never hidden
     if audit.candidates and not audit.collected and not config.getoption("collectonly"):
         chosen = [f"{flag} {value!r}" for flag, value in
                   (("-k", config.getoption("keyword")), ("-m", config.getoption("markexpr"))) if value]
@@ -416,6 +417,7 @@ def pytest_runtest_makereport(item, call):
         location=({"file": finding.location.file, "line": finding.location.line}
                   if finding and finding.location else audit.location(_subject_of(item), control)),
         node=getattr(_subject_of(item), "node", None) or None,
+        remediation=finding.remediation if finding else "",
     )
     _finding_not_frames(item, call, report, finding)
     scrub.scrub(report, audit.redact)

@@ -112,7 +112,7 @@ def _result(result, ids, subject: str, declaring: str | None) -> dict:
             f"{control.id}|{subject}|{result.service}".encode()).hexdigest()},
         "properties": {"service": result.service, "container": result.container, "node": result.node,
                        "evidence": result.evidence, "severity": control.severity,
-                       "remediation": control.remediation, "test": result.nodeid},
+                       "remediation": views.remediation(result), "test": result.nodeid},
     }
 
 

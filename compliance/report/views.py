@@ -28,10 +28,15 @@ def record(result) -> dict:
     return {
         "control": control.id, "title": control.title, "severity": control.severity,
         "service": result.service, "container": result.container, "outcome": result.outcome,
-        "evidence": result.evidence, "remediation": control.remediation, "waiver": result.waiver,
+        "evidence": result.evidence, "remediation": remediation(result), "waiver": result.waiver,
         "message": result.message, "test": result.nodeid, "duration_s": result.duration_s,
         "location": result.location, "node": result.node,
     }
+
+
+def remediation(result) -> str:
+    """The result's own remedy (for the reason it failed), else the catalog's."""
+    return result.remediation or controls.describe(result.control).remediation
 
 
 def redacted(tree, redact):
