@@ -5,13 +5,14 @@ the first compliance test collected, so the suite's own tests never touch
 an engine; a failure to load is kept and raised once, as one clear message.
 """
 
+import re
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from compliance import __version__, controls, report, scans, waivers
+from compliance import __version__, controls, report, scans, waivers, yamlfile
 from compliance.checks.facts import mounts
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
@@ -47,6 +48,7 @@ class Audit:
         self._vulnerability_reports = None
         self._waivers: waivers.WaiverFile | None = None
         self.redact = Redactor()
+        self.candidates = 0  # compliance tests collected, before any deselection (the plugin's)
         self.collected = 0  # compliance tests in this session (set by the plugin)
         self.passed: bool | None = None  # the gate's verdict, set at session finish
         self.concluded: AuditRecord | None = None  # the frozen record, once the run ended
@@ -162,10 +164,19 @@ class Audit:
         if self._declared is not None or not files or self.failure is not None:
             return self._declared
         try:
-            self._declared = compose_files.load(files)
+            model = compose_files.load(files)
         except compose_files.ComposeError as exc:
-            self.failure = str(exc)
+            self.failure = _malformed(files, str(exc)) or str(exc)
             return None
+        if self.policy is None:
+            return None
+        try:
+            self.policy.check_declared(model.services, model.describe())
+        except PolicyError as exc:
+            mine = "" if self.option("policy") else " (the default policy is PassQ's: --policy names yours)"
+            self.failure = f"{exc}{mine}"
+            return None
+        self._declared = model
         self._learn_secrets()
         return self._declared
 
@@ -232,11 +243,10 @@ class Audit:
                                     Path(self.config.invocation_params.dir))
 
     def static_scope_failure(self) -> str | None:
-        """--static-only needs something to audit without a running stack."""
-        if (self.option("static_only") and not self.option("compose_file")
-                and self.policy is not None and not self.policy.secrets_dir):
+        """--static-only judges the compose files: without one it has nothing to judge."""
+        if self.option("static_only") and not self.option("compose_file"):
             return ("--static-only audits the declared config only: pass --compose-file PATH "
-                    f"or set `secrets: dir:` in {self.policy_path}; there is nothing to audit")
+                    "(the compose files to judge); there is nothing to audit")
         return None
 
     def vulnerability_reports(self) -> scans.Reports:
@@ -420,3 +430,11 @@ class Audit:
         """compliance.json and compliance.sarif; junit.xml and compliance.html are
         written by pytest's junitxml and pytest-html (see compliance.report)."""
         report.write_all(self.concluded, report_dir)
+
+
+def _malformed(files, message: str) -> str | None:
+    """Compose counts a YAML error's line its own way: the file's own `file:line:column`
+    instead, of the first given file, or a file compose's message names (an `include:`d
+    one), that does not parse; None when each does."""
+    named = [compose_files.shown(Path(p)) for p in re.findall(r"[^\s'\"]+\.ya?ml\b", message)]
+    return next(filter(None, map(yamlfile.syntax_error, dict.fromkeys([*files, *named]))), None)

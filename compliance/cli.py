@@ -10,9 +10,15 @@ current folder), because pytest picks one before any plugin can say that
 settings. Rooted here, test IDs read `test_hardening.py::test_x[service]`
 and the reports land in ./reports (--report-dir's default). Every other
 argument goes to pytest unchanged.
+
+`--help` and `--version` are the command's own: a user of the tool asks about
+its options and exit codes, not pytest's (those stay behind `--help-pytest`).
+The options are listed from the plugin's own definitions, so the two never differ.
 """
 
+import argparse
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -25,6 +31,28 @@ CHECKLIST = PACKAGE / "checklist"
 # assertion rewriting; it has no asserts to rewrite (an editable install never marks it).
 IMPORTED = ("ignore:Module already imported so cannot be rewritten; compliance"
             ":pytest.PytestAssertRewriteWarning")
+COMMAND = "passq-compliance"
+EXAMPLES = f"""\
+examples:
+  {COMMAND} --stack passq --compose-file docker-compose.production.yml
+  {COMMAND} --static-only --compose-file docker-compose.production.yml   # pull-request gate
+  {COMMAND} --stack passq -m "severity_high or severity_critical"
+  {COMMAND} --stack passq -k db          # one service
+  {COMMAND} --stack passq --co -q        # list what would run, write no report
+  {COMMAND} baseline reports/compliance.json --owner NAME --days 90 > waivers.yml   # accept today's failures
+
+exit status:
+  0  every control passed, was waived, or failed below --fail-on
+  1  an unwaived failure at or above --fail-on, or a control that could not be evaluated
+  2  interrupted
+  3  an internal error of the suite (a traceback)
+  4  nothing audited, with one ERROR: line: a wrong option or argument, a malformed
+     policy, waiver or compose file, an unreachable engine, no container of the stack,
+     no compliance test selected
+
+Reports go to ./reports: compliance.html, compliance.json, compliance.sarif, junit.xml.
+Any other argument goes to pytest (-k, -m, -x, --tb ...): {COMMAND} --help-pytest lists them.
+"""
 
 
 def pytest_args(args: list[str]) -> list[str]:
@@ -33,8 +61,56 @@ def pytest_args(args: list[str]) -> list[str]:
             "-o", f"compliance_policy={POLICY}", "-W", IMPORTED, *args, str(CHECKLIST)]
 
 
+def version() -> str:
+    return metadata.version(COMMAND)
+
+
+class _Options:
+    """Takes pytest's parser's place for the plugin's pytest_addoption: keeps each option."""
+
+    def __init__(self):
+        self.options = []
+
+    def getgroup(self, *args, **kwargs):
+        return self
+
+    def addoption(self, *names, **attrs):
+        self.options.append((names, attrs))
+
+    def addini(self, *args, **kwargs):
+        pass
+
+
+def usage() -> str:
+    """The command's help: its own options (the plugin's), examples and exit status."""
+    from compliance import plugin  # only here: the audit's imports need not slow --version
+
+    collected = _Options()
+    plugin.pytest_addoption(collected)
+    parser = argparse.ArgumentParser(
+        prog=COMMAND, usage=f"{COMMAND} [options] [pytest options]", epilog=EXAMPLES,
+        description="Audit a Docker compose stack (live, or its compose files with --static-only)\n"
+                    "against PassQ's container security checklist.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, add_help=False)
+    for names, attrs in collected.options:
+        parser.add_argument(*names, **{k: v for k, v in attrs.items()
+                                       if k in ("action", "choices", "metavar", "help")})
+    parser.add_argument("-h", "--help", action="store_true", help="this help")
+    parser.add_argument("--help-pytest", action="store_true", help="pytest's help, with every option")
+    parser.add_argument("-V", "--version", action="store_true", help=f"{COMMAND}'s version")
+    return parser.format_help()
+
+
 def main() -> int:
-    if sys.argv[1:2] == ["baseline"]:  # a subcommand of its own: reads a report, runs no audit
+    args = sys.argv[1:]
+    if args[:1] == ["baseline"]:  # a subcommand of its own: reads a report, runs no audit
         from compliance import baseline
-        return baseline.main(sys.argv[2:])
-    return int(pytest.main(pytest_args(sys.argv[1:])))
+        return baseline.main(args[1:])
+    if {"-h", "--help"} & set(args):
+        print(usage(), end="")
+        return 0
+    if {"-V", "--version"} & set(args):
+        print(f"{COMMAND} {version()}")
+        return 0
+    args = ["--help" if arg == "--help-pytest" else arg for arg in args]
+    return int(pytest.main(pytest_args(args)))

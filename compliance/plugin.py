@@ -29,7 +29,8 @@ PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--c
 
 def pytest_addoption(parser):
     group = parser.getgroup("compliance", "passq-compliance")
-    group.addoption("--stack", help="compose project to audit (default: the policy's `stack`)")
+    group.addoption("--stack", metavar="NAME",
+                    help="compose project to audit (default: the policy's `stack`)")
     group.addoption("--compose-file", action="append", default=[], metavar="PATH",
                     help="declared compose file (repeatable)")
     group.addoption("--policy", metavar="PATH", help="policy file (default: PassQ's, policies/passq.yml)")
@@ -48,8 +49,9 @@ def pytest_addoption(parser):
                     help="image of the live probe containers: a busybox with sh, nc, timeout, "
                          f"dd, od (default: {probes.PROBE_IMAGE})")
     group.addoption("--static-only", action="store_true",
-                    help="audit only the declared config (--compose-file, the policy's secret "
-                         "files); never connect to the engine (a pre-deployment gate)")
+                    help="audit only the declared config: the --compose-file files (required) "
+                         "and the secret files they and the policy name; never connect to the "
+                         "engine (the pull-request gate)")
     group.addoption("--swarm", action="store_true",
                     help="the stack is a swarm stack (docker stack deploy); detected when --stack names "
                          "no compose project and the engine is a swarm manager")
@@ -138,12 +140,31 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("host", containers, ids=ids, indirect=True)
 
 
+COMPOSE_SUFFIXES = (".yml", ".yaml")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    """A compose file given as a bare argument is a test path to pytest, which then reports
+    it "not found" although it exists: say what was meant instead. (No test is YAML.)"""
+    for arg in session.config.args:
+        if Path(arg.split("::")[0]).suffix in COMPOSE_SUFFIXES:
+            _stop(session.config, f"{arg} is not a test path: pass a compose file as "
+                                  f"--compose-file {arg}")
+
+
+def _stop(config, failure: str):
+    """End the run before any check, as one `ERROR:` line and exit 4; the reports say why."""
+    config.stash[AUDIT].failure = failure
+    raise pytest.UsageError(failure)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     audit = config.stash[AUDIT]
-    scope_failure = audit.static_scope_failure()
-    if audit.failure or scope_failure:
-        raise pytest.UsageError(audit.failure or scope_failure)
+    failure = audit.failure or audit.static_scope_failure()
+    if failure:
+        _stop(config, failure)
     covered = set()
     marks_of = {}  # control id -> its severity and area markers, made once
     for item in items:
@@ -152,11 +173,13 @@ def pytest_collection_modifyitems(session, config, items):
         if not marks and "host" in names:  # the team's own check of every container
             item.stash[OWN] = True
             item.add_marker(f"severity_{controls.OWN.severity}")
+            audit.candidates += 1
             continue
         uses_stack = {"container", "stack", "declared_service", "declared_stack",
                       "secret_files"} & names
         if not marks and not uses_stack:
             continue
+        audit.candidates += 1
         if len(marks) != 1 or len(marks[0].args) != 1:
             raise pytest.UsageError(f"{item.nodeid}: a compliance test needs exactly one "
                                     "@pytest.mark.control(ID)")
@@ -208,12 +231,20 @@ def _deselect_unreachable(config, items) -> None:
 
 
 def pytest_collection_finish(session):
-    """A session without compliance tests is no audit: it writes no reports."""
-    audit = session.config.stash[AUDIT]
+    """A session without compliance tests is no audit: it writes no reports. One whose
+    compliance tests were all deselected (`-k` or `-m` matching none) audited nothing:
+    an error, not pytest's "no tests ran"."""
+    config = session.config
+    audit = config.stash[AUDIT]
     audit.collected = sum(_control_of(item) is not None for item in session.items)
     audit.redact = audit.redact.protect(item.nodeid for item in session.items)  # names, never hidden
+    if audit.candidates and not audit.collected and not config.getoption("collectonly"):
+        chosen = [f"{flag} {value!r}" for flag, value in
+                  (("-k", config.getoption("keyword")), ("-m", config.getoption("markexpr"))) if value]
+        _stop(config, f"nothing to audit: {' and '.join(chosen) or 'the options'} deselected every "
+                      f"one of the {audit.candidates} compliance tests")
     if not audit.active:
-        outputs.release(session.config)
+        outputs.release(config)
 
 
 def pytest_report_collectionfinish(config):
@@ -493,6 +524,10 @@ def pytest_sessionfinish(session, exitstatus):
     never claim a pass for a run without results."""
     audit = session.config.stash[AUDIT]
     audit.close()
+    if session.exitstatus == pytest.ExitCode.INTERNAL_ERROR and audit.failure is None:
+        audit.failure = "internal error of the suite (its traceback is in the output)"
+    if audit.failure is not None:
+        _report_failure(session.config, audit.failure)
     if audit.active:
         record = audit.conclude(session)
         if HTML_REPORT in session.config.stash:
@@ -503,6 +538,18 @@ def pytest_sessionfinish(session, exitstatus):
             session.exitstatus = pytest.ExitCode.OK if audit.passed else pytest.ExitCode.TESTS_FAILED
         audit.write_reports(Path(session.config.getoption("report_dir")))
     return result
+
+
+def _report_failure(config, failure: str) -> None:
+    """A run that audited nothing says so in junit.xml and compliance.html too, as the error
+    of a collector named `passq-compliance` (pytest's own way of reporting a run that could
+    not collect), never as "0 tests". Not to the terminal, which already ends with the
+    one `ERROR:` line."""
+    report = pytest.CollectReport("passq-compliance", "failed", failure, [])
+    terminal_reporter = config.pluginmanager.get_plugin("terminalreporter")
+    others = config.pluginmanager.subset_hook_caller(
+        "pytest_collectreport", [terminal_reporter] if terminal_reporter else [])
+    others(report=report)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -5,8 +5,10 @@ negative limit is an error naming the file, line and key, raised before any
 check runs, because a typo must never silently switch a control off.
 """
 
+import difflib
 import ipaddress
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from pathlib import Path
@@ -86,8 +88,23 @@ class Policy:
         "ENCRYPTION_KEY", "CREDENTIAL", "ACCESS_KEY",
     )
 
+    # where each service's entry is written (`file:line`), for errors about the name
+    service_at: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
     def for_service(self, name: str) -> ServicePolicy:
         return self.services.get(name, self.defaults)
+
+    def check_declared(self, declared: Iterable[str], files: str) -> None:
+        """PolicyError for a service of the policy that none of the compose `files` declares:
+        a misspelt name (`ngnix-proxy`) would otherwise leave the real service judged by the
+        defaults, its own rules silently unapplied."""
+        declared = sorted(declared)
+        for name in self.services:
+            if name not in declared:
+                close = difflib.get_close_matches(name, declared, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise PolicyError(f"{self.service_at.get(name, self.path)}: services.{name}: unknown "
+                                  f"service {name!r}: not a service of {files}{hint}")
 
     def all_writable_paths(self) -> frozenset[str]:
         """Every writable path the policy names, for any service (HRD-03 asks about them)."""
@@ -166,7 +183,8 @@ class _Reader:
             services[name] = self.service(spec or {}, ("services", name), defaults)
         known = set(services)
         kwargs: dict = {"path": self.filename, "sha256": sha256, "defaults": defaults,
-                        "services": services}
+                        "services": services,
+                        "service_at": {name: self.where(("services", name)) for name in services}}
         if "stack" in data:
             kwargs["stack"] = self.string(data["stack"], ("stack",))
         if "networks" in data:

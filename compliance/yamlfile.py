@@ -40,14 +40,36 @@ def read(path: str | Path, what: str, error: type[Exception], loader=yaml.SafeLo
     except UnicodeDecodeError:
         raise error(f"{path}: {what} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{where}: malformed YAML: {problem}") from None
+        raise error(malformed(path, exc)) from None
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         # PyYAML's constructors raise these for values it cannot build (`!!timestamp nope`)
         raise error(f"{path}: malformed YAML: cannot read a value ({type(exc).__name__})") from None
     return YamlFile(str(path), hashlib.sha256(raw).hexdigest(), data, lines)
+
+
+def malformed(path, exc: yaml.YAMLError) -> str:
+    """`file:line:column: malformed YAML: problem (context at line:column)`: where the parser
+    stopped, and where what it was reading began (an unclosed `[` or quote), both 1-based."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context, began = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and began:
+        problem += f" ({context} started at {began.line + 1}:{began.column + 1})"
+    return f"{where}: malformed YAML: {problem}"
+
+
+def syntax_error(path) -> str | None:
+    """The `malformed` message of a file that is not YAML, or None (also when it cannot be
+    read: that is for its reader to say). Only parsed, not built: a tag the safe loader
+    does not know (compose's `!reset`) is no syntax error."""
+    try:
+        yaml.compose(Path(path).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        return malformed(path, exc)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None
 
 
 def key_lines(node, path=(), out=None, seen=None) -> dict[tuple, int]:

@@ -126,7 +126,8 @@ def test_the_baseline_of_a_failing_static_gate_makes_it_pass_and_fails_what_it_l
     shutil.copy(ROOT / "fixtures" / "stacks" / "weak" / "compose.yml", tmp_path / "compose.yml")
 
     def audit(*extra) -> tuple[subprocess.CompletedProcess, dict]:
-        done = subprocess.run([COMMAND, "--static-only", "--compose-file", "compose.yml", "-q", *extra],
+        done = subprocess.run([COMMAND, "--static-only", "--compose-file", "compose.yml", "-q",
+                               f"--policy={ROOT / 'fixtures' / 'stacks' / 'weak' / 'policy.yml'}", *extra],
                               cwd=tmp_path, capture_output=True, text=True, timeout=300)
         return done, json.loads((tmp_path / "reports" / "compliance.json").read_text())
 

@@ -24,6 +24,7 @@ from tests.test_live_verdicts import readme_failures
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIFT = ROOT / "tests" / "data" / "drift" / "compose.yml"
+DRIFT_POLICY = DRIFT.with_name("policy.yml")
 
 WEAK = ROOT / "fixtures" / "stacks" / "weak"
 IMAGE = "passq-fixture/busybox:1.35"
@@ -89,7 +90,8 @@ def changed_copy(compose_file: Path, name: str, *edits) -> Path:
 @live
 def test_stack_as_declared_passes_cmp_01(drift_stack, tmp_path):
     project, compose_file, _ = drift_stack
-    run = audit("--stack", project, f"--compose-file={compose_file}", CMP_TEST, report_dir=tmp_path)
+    run = audit("--stack", project, f"--compose-file={compose_file}", f"--policy={DRIFT_POLICY}",
+                CMP_TEST, report_dir=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "test_matches_declared[web] PASSED" in run.stdout
 
@@ -99,7 +101,8 @@ def test_changed_compose_file_fails_with_the_exact_diff(drift_stack, tmp_path):
     project, compose_file, _ = drift_stack
     changed = changed_copy(compose_file, "changed.yml", ("    read_only: true\n", ""),
                            ('"127.0.0.1::8080"', '"0.0.0.0::8080"'))
-    run = audit("--stack", project, f"--compose-file={changed}", CMP_TEST, report_dir=tmp_path)
+    run = audit("--stack", project, f"--compose-file={changed}", f"--policy={DRIFT_POLICY}",
+                CMP_TEST, report_dir=tmp_path)
     assert run.returncode == 1
     assert "test_matches_declared[web] FAILED" in run.stdout
     assert ("(evidence: read_only: declared false, running true; "
@@ -137,7 +140,8 @@ def test_container_recreated_by_hand_and_an_undeclared_one_fail(drift_stack, tmp
     extra.append(intruder)
     docker("run", "-d", "--name", intruder, "--label", f"com.docker.compose.project={project}",
            "--label", "com.docker.compose.service=intruder", IMAGE, "sleep", "300")
-    run = audit("--stack", project, f"--compose-file={compose_file}", CMP_TEST, report_dir=tmp_path)
+    run = audit("--stack", project, f"--compose-file={compose_file}", f"--policy={DRIFT_POLICY}",
+                CMP_TEST, report_dir=tmp_path)
     assert run.returncode == 1
     assert "test_matches_declared[web] FAILED" in run.stdout
     assert "test_matches_declared[intruder] FAILED" in run.stdout

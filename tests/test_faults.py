@@ -132,7 +132,7 @@ def test_a_stack_whose_containers_all_stopped_is_never_green(throwaway, tmp_path
 
 
 @pytest.mark.parametrize(("text", "where"), [
-    ("stack: hardened\ndefaults:\n  user: [non-root\n", ":4: malformed YAML"),
+    ("stack: hardened\ndefaults:\n  user: [non-root\n", ":4:1: malformed YAML"),
     ("stack: hardened\ndefaults:\n  memroy_max: 512M\n", ":3: defaults.memroy_max: unknown key"),
     ("stack: hardened\ndefaults:\n  cpus_max: lots\n", ":3: defaults.cpus_max: expected a number"),
     ("stack: hardened\nservices: {web: {}}\nflows:\n  deny:\n    - {from: web, to: dbb, port: 5432}\n",

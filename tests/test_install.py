@@ -113,14 +113,15 @@ def test_the_command_audits_a_running_stack_from_the_applications_folder(venv, t
     assert done.stdout.rstrip().splitlines()[-2] == "release gate (--fail-on low): PASSED"
 
 
-def test_the_static_gate_from_the_applications_folder_with_the_packaged_policy(venv, tmp_path):
+def test_the_static_gate_from_the_applications_folder(venv, tmp_path):
     app = application(tmp_path, "weak")
-    done = run(venv / "bin" / COMMAND, "--static-only", "--compose-file", COMPOSE, cwd=app)
+    done = run(venv / "bin" / COMMAND, "--static-only", "--compose-file", COMPOSE,
+               "--policy", "passq-policy.yml", cwd=app)
     assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-2000:]
     record = document(app)
-    assert record["policy"]["path"].startswith(str(venv))  # the installed default policy
     assert record["summary"]["failed"] > 0 and record["gate"]["passed"] is False
     assert "FAILED test_images.py::test_image_pinned[web] - IMG-01 web: should" in done.stdout
+    assert f"{COMPOSE}:20: IMG-01 web: should name an exact version tag or a digest" in done.stdout
     sarif = json.loads((app / "reports" / "compliance.sarif").read_text())
     uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
             for result in sarif["runs"][0]["results"] for loc in result.get("locations", ())
@@ -128,11 +129,33 @@ def test_the_static_gate_from_the_applications_folder_with_the_packaged_policy(v
     assert COMPOSE in uris  # relative to the application's folder: code scanning annotates it
 
 
+def test_without_policy_the_installed_one_is_used_and_names_services_weak_lacks(venv, tmp_path):
+    """PassQ's policy (the default) names services of PassQ's stack: on another stack's compose
+    file that is one error naming the installed policy's line, and how to name one's own."""
+    app = application(tmp_path, "weak")
+    done = run(venv / "bin" / COMMAND, "--static-only", "--compose-file", COMPOSE, cwd=app)
+    assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout[-4000:] + done.stderr[-2000:]
+    (error,) = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+    assert error.startswith(f"ERROR: {venv}") and "passq.yml:" in error, error
+    assert "unknown service 'backend'" in error and error.endswith("--policy names yours)")
+    record = document(app)
+    assert record["policy"]["path"].startswith(str(venv))  # the installed default policy
+    assert record["failure"] == error.removeprefix("ERROR: ") and record["gate"]["passed"] is False
+
+
+def test_help_and_version_are_the_commands(venv):
+    helped = ok(venv / "bin" / COMMAND, "--help")
+    assert helped.stdout.startswith(f"usage: {COMMAND} [options]") and "exit status:" in helped.stdout
+    version = ok(venv / "bin" / "python", "-c", "from importlib import metadata; "
+                 f"print(metadata.version('{COMMAND}'))").stdout.strip()
+    assert ok(venv / "bin" / COMMAND, "--version").stdout == f"{COMMAND} {version}\n"
+
+
 def test_further_arguments_go_to_pytest(venv, tmp_path):
     app = application(tmp_path, "weak")
     out = "out dir"  # a path option, space form, with a space in it
     done = run(venv / "bin" / COMMAND, "--static-only", "--compose-file", COMPOSE, "--report-dir", out,
-               "-k", "image_pinned", "-x", cwd=app)
+               "--policy", "passq-policy.yml", "-k", "image_pinned", "-x", cwd=app)
     assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-2000:]
     results = document(app, out)["results"]
     assert [r["control"] for r in results] == ["IMG-01"]  # -x stopped at the first failure
@@ -141,7 +164,8 @@ def test_further_arguments_go_to_pytest(venv, tmp_path):
 
 def test_collect_only_through_the_command_lists_and_writes_nothing(venv, tmp_path):
     app = application(tmp_path, "weak")
-    done = run(venv / "bin" / COMMAND, "--static-only", "--compose-file", COMPOSE, "--co", "-q", cwd=app)
+    done = run(venv / "bin" / COMMAND, "--static-only", "--compose-file", COMPOSE, "--policy",
+               "passq-policy.yml", "--co", "-q", cwd=app)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "test_images.py::test_image_pinned[web]" in done.stdout
     assert "release gate" not in done.stdout and not (app / "reports").exists()

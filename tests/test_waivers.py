@@ -60,7 +60,7 @@ def test_an_empty_file_waives_nothing(tmp_path):
     ("- control: NET-01\n  reason: r\n  approved_by: a\n  expires: 2027-01-31\n"
      "- control: NET-01\n  reason: r\n  approved_by: b\n  expires: 2027-01-31\n",
      "waivers.yml:5: (waiver): duplicate waiver for NET-01 (every service) (first at line 1)"),
-    ("- control: [NET-01\n", "waivers.yml:2: malformed YAML"),
+    ("- control: [NET-01\n", "waivers.yml:2:1: malformed YAML"),
 ])
 def test_a_bad_waiver_is_one_line_naming_file_line_and_key(tmp_path, text, expected):
     with pytest.raises(waivers.WaiverError) as raised:

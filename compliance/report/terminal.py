@@ -3,10 +3,17 @@
 A compliance failure is a finding, not a crash of the suite: pytest shows the
 control, the subject and the message with its evidence instead of stack
 frames (the line starts with `lead`), unless the user asks for frames (--tb=long or
-native, to debug the suite itself). The run ends with one table, each
-control's outcomes by count, and the gate line (`summary`). Everything is
-written through pytest's own terminal writer.
+native, to debug the suite itself). The run ends with the audit's own section
+(`summary`): every failure and error again, one whole line each with its
+`file:line` (pytest cuts its short summary to the terminal's width, 80 columns
+in a CI log, which may leave only the test's name), under GitHub Actions also
+as workflow commands that annotate the file; then one table, each control's
+outcomes by count, and the gate line. Everything is written through pytest's
+own terminal reporter.
 """
+
+import os
+import shutil
 
 import pytest
 
@@ -32,10 +39,56 @@ def summary(terminalreporter, record, report_dir) -> None:
                       yellow=not warning.startswith("NOTHING RUNNING"))
     tr.write_line(f"judged: {record.metadata['judged']}")
     tr.write_line(f"reports: {report_dir}/compliance.html, compliance.json, compliance.sarif, junit.xml")
+    refuted = [r for r in record.results if r.outcome in views.REFUTED]
+    for result in refuted:
+        tr.write_line(finding(result), red=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in annotations(refuted):
+            tr.write_line(line)  # no colour: the runner reads the line as written
     _table(tr, record.results)
     verdict = "PASSED" if record.gate_passed else "FAILED"
     tr.write_line(f"release gate (--fail-on {record.fail_on}): {verdict}",
                   green=record.gate_passed, red=not record.gate_passed, bold=True)
+
+
+def said(result) -> str:
+    """A refuted result's message, with its evidence, on one line."""
+    text = result.message
+    if result.outcome == "error" and not text.startswith("could not evaluate"):
+        text = f"could not evaluate: {text}"
+    if result.evidence:
+        text += f" (evidence: {result.evidence})"
+    return " ".join(text.split())
+
+
+def finding(result) -> str:
+    """A failure or error as one line, never cut: `file:line: ` where the result has a
+    location (a declared one), then control, service and message."""
+    where = f"{result.location['file']}:{result.location['line']}: " if result.location else ""
+    return f"{where}{lead(result.control, result.service)}: {said(result)}"
+
+
+def annotations(results) -> list[str]:
+    """The `::error` commands of `results`, those with a file first: GitHub shows only the
+    first ten errors of a step on the files."""
+    return [annotation(r) for r in sorted(results, key=lambda r: r.location is None)]
+
+
+def annotation(result) -> str:
+    """GitHub's `::error` workflow command for a failure or error: the runner shows it on the
+    file's line in the pull request (a result without a location: in the run's summary).
+    Escaped as the runner unescapes: %, CR and LF in the message; also `:` and `,` in a
+    property's value."""
+    properties = {"title": lead(result.control, result.service)}
+    if result.location:
+        properties = {"file": result.location["file"], "line": result.location["line"], **properties}
+    listed = ",".join(f"{name}={_escape(str(value), in_property=True)}" for name, value in properties.items())
+    return f"::error {listed}::{_escape(said(result))}"
+
+
+def _escape(text: str, in_property: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if in_property else text
 
 
 def _table(tr, results) -> None:
@@ -43,7 +96,7 @@ def _table(tr, results) -> None:
     cut to the terminal's width."""
     if not results:
         return
-    width = tr._tw.fullwidth  # pytest's own writer knows the terminal (80 columns when piped)
+    width = shutil.get_terminal_size().columns  # as pytest measures it: 80 when piped, or $COLUMNS
 
     def row(first, counts, last="", **markup):
         cells = " ".join(str(counts[o] or "-").rjust(len(o)) for o in OUTCOMES)
