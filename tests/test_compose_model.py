@@ -186,6 +186,23 @@ def test_include_and_extends_paths_resolve_as_compose_resolves_them(tmp_path, mo
         "app/parts/other/ext.yml", "app/parts/base.yml", "app/parts/deeper/root.yml"}
 
 
+def test_an_error_in_an_included_file_is_not_blamed_on_a_path_compose_never_reads(tmp_path, monkeypatch):
+    """compose names no -f file for a missing file an included one includes; trying each -f
+    file alone must resolve its paths as the merge does (against the project directory), or
+    an override that extends `parts/base.yml` looks for it beside itself and is blamed."""
+    write(tmp_path, {
+        "app/compose.yml": "services:\n  web:\n    image: passq-fixture/busybox:1.35\n",
+        "deploy/override.yml": ("include: [parts/cache.yml]\nservices:\n  web:\n"
+                                "    extends: {file: parts/base.yml, service: base}\n"),
+        "app/parts/cache.yml": "include: [gone.yml]\n",
+        "app/parts/base.yml": "services:\n  base:\n    read_only: true\n"})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(compose_files.ComposeError) as err:
+        compose_files.load([Path("app/compose.yml"), Path("deploy/override.yml")])
+    assert "gone.yml: no such file" in str(err.value)
+    assert "deploy/parts" not in str(err.value)
+
+
 def test_merge_keys_point_at_the_anchor_and_compose_tags_are_read(tmp_path, monkeypatch):
     write(tmp_path, {"compose.yml": (
         "x-base: &base\n  read_only: true\n  deploy: {resources: {limits: {memory: 64m}}}\n"

@@ -457,8 +457,11 @@ def _explain(command: list[str], paths: tuple[Path, ...], stderr: str) -> str:
     if named or len(paths) == 1:
         culprit = named[0] if named else paths[0]
         return f"compose file {shown(culprit)} is invalid: {message}"
-    for path in paths:  # compose did not say which file: try each alone
-        alone = _run(command, ["-f", str(path), "config", "-q", "--no-consistency",
+    # compose did not say which file: try each alone, its relative paths (include:, extends:)
+    # resolved against the project directory as in the merge, not against its own folder
+    project = ["--project-directory", str(paths[0].resolve().parent)]
+    for path in paths:
+        alone = _run(command, [*project, "-f", str(path), "config", "-q", "--no-consistency",
                                "--no-interpolate"])
         if alone.returncode != 0:
             return f"compose file {shown(path)} is invalid: {_message(alone.stderr)}"
