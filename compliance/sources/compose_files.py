@@ -166,7 +166,7 @@ class Model:
         for service in self.services.values():
             config = service.config
             env = [*(config.get("environment") or {}).items(),
-                   *((k, v) for k, v in self.written_environment(service.name).items() if "${" not in v)]
+                   *((k, v) for k, v in self.written_environment(service.name).items() if "${" not in str(v))]
             pseudo.append(SimpleNamespace(config={
                 "Env": [f"{k}={v}" for k, v in env if v is not None],
                 "Labels": dict(config.get("labels") or {}),
@@ -411,8 +411,8 @@ def _read_files(paths: tuple[Path, ...]) -> dict:
             included = [directory / p for p in _items(listed) if _local(p)]
             if included:
                 inner_directory = directory / inner if _local(inner) else included[0].parent
-                for path in included:
-                    project_file(path, inner_directory.resolve(), depth + 1)
+                for part in included:
+                    project_file(part, inner_directory.resolve(), depth + 1)
         merged.append(source)
         services = data.get("services")
         for name in services if isinstance(services, Mapping) else ():
