@@ -72,24 +72,29 @@ def syntax_error(path) -> str | None:
     return None
 
 
-def key_lines(node, path=(), out=None, seen=None) -> dict[tuple, int]:
-    """Map each key path to its 1-based line. A node reached again through an alias is
-    not walked again (`&a [*a]` would never end); its lines are its anchor's."""
+# At most this many key paths: a node reached through many aliases is walked once per path,
+# so an alias bomb (`&a [x, x]`, `&b [*a, *a]`, ...) would otherwise never end.
+MAX_PATHS = 100_000
+
+
+def key_lines(node, path=(), out=None, within=()) -> dict[tuple, int]:
+    """Map each key path to its 1-based line. A node reached through an alias (or merged
+    with `<<`, once constructed) is walked at every path that reaches it, its lines its
+    anchor's, but never inside itself (`&a [*a]` would never end)."""
     out = {} if out is None else out
-    seen = set() if seen is None else seen
-    if id(node) in seen:
+    if id(node) in within or len(out) >= MAX_PATHS:
         return out
-    seen.add(id(node))
+    within = (*within, id(node))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode):  # a complex key (`? [a, b]`) has no path
                 sub = (*path, key.value)
                 out[sub] = key.start_mark.line + 1
-                key_lines(value, sub, out, seen)
+                key_lines(value, sub, out, within)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             out[(*path, index)] = item.start_mark.line + 1
-            key_lines(item, (*path, index), out, seen)
+            key_lines(item, (*path, index), out, within)
     return out
 
 

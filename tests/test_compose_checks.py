@@ -140,6 +140,18 @@ def test_security_opt_drift_and_equivalent_spellings():
         "security_opt: declared [no-new-privileges:true], running []")
 
 
+@pytest.mark.parametrize("running", [["no-new-privileges"], ["no-new-privileges=1"],
+                                     ["no-new-privileges:True"]])
+def test_no_new_privileges_spelled_without_true_is_no_drift(running):
+    """`security_opt: [no-new-privileges]` (compose passes it as written) and any spelling of
+    true the engine accepts set the same flag."""
+    assert evaluate(DECLARED, container(HostConfig__SecurityOpt=running)).outcome == "passed"
+    bare = dict(DECLARED, security_opt=["no-new-privileges"])
+    assert evaluate(bare, container()).outcome == "passed"
+    assert evaluate(bare, container(HostConfig__SecurityOpt=["no-new-privileges:false"])).evidence == (
+        "security_opt: declared [no-new-privileges:true], running [no-new-privileges:false]")
+
+
 def test_label_disable_added_by_the_engine_for_host_namespaces_is_no_drift():
     config = dict(DECLARED, ipc="host")
     running = container(HostConfig__IpcMode="host",

@@ -3,9 +3,11 @@
 The drift stack is tests/data/drift/compose.yml, started under a project name
 of its own (never hardened, weak or passq-staging) and always removed. It is
 audited against changed copies of its compose file and after a container was
-recreated by hand.
+recreated by hand. The features stack (tests/data/features) runs the compose
+features real repositories use, so CMP-01 shows they cause no false difference.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,6 +27,7 @@ from tests.test_live_verdicts import readme_failures
 ROOT = Path(__file__).resolve().parents[1]
 DRIFT = ROOT / "tests" / "data" / "drift" / "compose.yml"
 DRIFT_POLICY = DRIFT.with_name("policy.yml")
+FEATURES = ROOT / "tests" / "data" / "features"
 
 WEAK = ROOT / "fixtures" / "stacks" / "weak"
 IMAGE = "passq-fixture/busybox:1.35"
@@ -54,6 +57,26 @@ def audit(*args, env=None, report_dir):
                           cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
 
 
+@contextlib.contextmanager
+def running(compose_file: Path, project: str, extra: list[str], wait=("--wait", "--wait-timeout", "60")):
+    """The stack of `compose_file` (every profile) up (and healthy, unless `wait` is empty: a
+    disabled healthcheck fails compose's wait) under `project`; removed afterwards, with the
+    containers named in `extra`."""
+    command = compose_files.compose_command()
+    subprocess.run([str(ROOT / "scripts" / "generate-secrets"), compose_file], check=True,
+                   capture_output=True, timeout=60)
+    base = [*command, "-p", project, "-f", str(compose_file), "--profile", "*"]
+    up = subprocess.run([*base, "up", "-d", *wait], capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stderr
+        yield
+    finally:
+        for name in extra:
+            docker("rm", "-f", name, check=False)
+        subprocess.run([*base, "down", "-v", "--remove-orphans", "--timeout", "1"],
+                       capture_output=True, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def drift_stack(tmp_path_factory):
     """Our own copy of the drift stack, up and healthy; torn down afterwards."""
@@ -61,20 +84,9 @@ def drift_stack(tmp_path_factory):
     compose_file = directory / "compose.yml"
     shutil.copy(DRIFT, compose_file)
     project = f"passq-drift-test-{os.getpid()}"
-    command = compose_files.compose_command()
-    subprocess.run([str(ROOT / "scripts" / "generate-secrets"), compose_file], check=True,
-                   capture_output=True, timeout=60)
-    up = subprocess.run([*command, "-p", project, "-f", str(compose_file), "up", "-d", "--wait",
-                         "--wait-timeout", "60"], capture_output=True, text=True, timeout=120)
     extra: list[str] = []
-    try:
-        assert up.returncode == 0, up.stderr
+    with running(compose_file, project, extra):
         yield project, compose_file, extra
-    finally:
-        for name in extra:
-            docker("rm", "-f", name, check=False)
-        subprocess.run([*command, "-p", project, "-f", str(compose_file), "down", "-v",
-                        "--remove-orphans", "--timeout", "1"], capture_output=True, timeout=120)
 
 
 def changed_copy(compose_file: Path, name: str, *edits) -> Path:
@@ -247,3 +259,80 @@ def test_a_static_report_points_each_result_at_its_file_and_line(tmp_path):
     html = (tmp_path / "compliance.html").read_text()
     assert f"fixtures/stacks/weak/compose.yml:{read_only['location']['line']}" in html
     assert "no stack" not in html
+
+
+PROJECT = ROOT / "tests" / "data" / "compose" / "project"
+
+
+def test_a_multi_file_project_points_every_report_at_one_real_file_and_line(tmp_path):
+    """include, extends, a merge key, a profile and an override: each declared result names
+    one file (relative to the folder the suite runs in) and a line within it, the same in the
+    JSON, the SARIF and the HTML; the profile service is judged and its results say so."""
+    env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/passq-no-engine.sock")
+    run = audit("--static-only", f"--compose-file={PROJECT / 'compose.yaml'}",
+                f"--compose-file={PROJECT / 'compose.prod.yaml'}", env=env, report_dir=tmp_path)
+    assert run.returncode == 1, run.stdout + run.stderr
+    document = json.loads((tmp_path / "compliance.json").read_text())
+    assert [f["path"] for f in document["compose_files"]] == [
+        f"tests/data/compose/project/{name}" for name in
+        ("compose.yaml", "compose.prod.yaml", "services/db.yaml", "services/cache.yaml", "common/base.yaml")]
+    located = [r for r in document["results"] if r["location"]]
+    assert len(located) == len(document["results"])
+    for result in located:
+        where = result["location"]
+        lines = (ROOT / where["file"]).read_text().splitlines()
+        assert 1 <= where["line"] <= len(lines), result
+    assert {r["location"]["file"] for r in located} == {f["path"] for f in document["compose_files"]}
+    sarif = json.loads((tmp_path / "compliance.sarif").read_text())["runs"][0]["results"]
+    assert sarif
+    by_test = {r["test"]: r["location"] for r in located}
+    for result in sarif:
+        physical = result["locations"][0]["physicalLocation"]
+        where = by_test[result["properties"]["test"]]
+        assert physical["artifactLocation"]["uri"] == where["file"]
+        assert physical["region"]["startLine"] == where["line"]
+    html = (tmp_path / "compliance.html").read_text()
+    assert all(f"{r['location']['file']}:{r['location']['line']}" in html for r in located)
+    debug = [r for r in document["results"] if r["service"] == "debug"]
+    assert debug and all(r["test"].endswith("[debug(profile=debug)]") for r in debug)
+    assert "[debug(profile=debug)]" in html
+    assert any(r["control"] == "IMG-01" and r["outcome"] == "failed" for r in debug)
+
+
+@pytest.fixture(scope="module")
+def features_stack(tmp_path_factory):
+    """Our own copy of the features stack, every profile up; torn down afterwards."""
+    directory = tmp_path_factory.mktemp("features") / "features"
+    shutil.copytree(FEATURES, directory)
+    project = f"passq-features-test-{os.getpid()}"
+    with running(directory / "compose.yml", project, [], wait=()):
+        yield project, directory / "compose.yml"
+
+
+@live
+def test_compose_features_cause_no_false_difference_and_the_same_verdicts(features_stack, tmp_path):
+    """include, extends, merge keys, env_file, port ranges and the other port forms, the bare
+    `no-new-privileges`, a disabled healthcheck, a profile service: run exactly as declared,
+    CMP-01 passes for each service, and every declarable control gives the live verdict
+    statically, but for what only one view holds (HRD-03: a kernel mount vs a declared one)."""
+    project, compose_file = features_stack
+    env = dict(os.environ)
+    for name in ("PASSQ_FEATURES_IMAGE", "PASSQ_FEATURES_UID"):
+        env.pop(name, None)
+    run = audit("--stack", project, f"--compose-file={compose_file}", env=env,
+                report_dir=tmp_path / "live")
+    assert "Traceback" not in run.stdout + run.stderr
+    live = json.loads((tmp_path / "live" / "compliance.json").read_text())["results"]
+    assert {(r["service"], r["outcome"]) for r in live if r["control"] == "CMP-01"} == {
+        ("web", "passed"), ("cache", "passed"), ("debug", "passed")}, \
+        [r["evidence"] for r in live if r["control"] == "CMP-01"]
+    audit("--static-only", f"--compose-file={compose_file}", env=env, report_dir=tmp_path / "static")
+    static = json.loads((tmp_path / "static" / "compliance.json").read_text())["results"]
+
+    def verdicts(results):
+        return {(r["control"], r["service"]): r["outcome"] for r in results
+                if r["service"] and r["control"] in controls.DECLARED}
+
+    assert verdicts(static) == verdicts(live)
+    assert verdicts(live)[("HLT-01", "web")] == "failed"  # healthcheck: {disable: true}
+    assert verdicts(live)[("NET-06", "web")] == "passed"  # a host port range above 1024

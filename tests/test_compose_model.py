@@ -49,18 +49,18 @@ def test_extends_is_applied():
     assert extended["pids_limit"] == 50
 
 
-def test_every_profile_is_declared_when_compose_profiles_is_unset():
+def test_every_profile_is_declared():
     model = compose_files.load([DATA / "base.yml"])
     assert set(model.services) == {"web", "debug", "builder", "extended"}
     assert model.profiles == "all profiles"
 
 
-def test_compose_profiles_is_honored(monkeypatch):
-    monkeypatch.setenv("COMPOSE_PROFILES", "debug")
-    model = compose_files.load([DATA / "base.yml"])
-    assert set(model.services) == {"web", "debug", "extended"}  # not `builder` (profile tools)
-    monkeypatch.setenv("COMPOSE_PROFILES", "")
-    assert set(compose_files.load([DATA / "base.yml"]).services) == {"web", "extended"}
+def test_compose_profiles_leaves_no_service_out_of_the_gate(monkeypatch):
+    """A CI job that sets COMPOSE_PROFILES for its deployment still gates every service."""
+    for profiles in ("debug", ""):
+        monkeypatch.setenv("COMPOSE_PROFILES", profiles)
+        assert set(compose_files.load([DATA / "base.yml"]).services) == {"web", "debug", "builder",
+                                                                         "extended"}
 
 
 def test_secret_files_are_absolute_relative_to_the_project_directory():
@@ -138,3 +138,111 @@ def test_static_only_with_nothing_declared_is_an_error(tmp_path):
     run = audit("--static-only", f"--policy={policy}")
     assert run.returncode == pytest.ExitCode.USAGE_ERROR
     assert "--static-only audits the declared config only: pass --compose-file" in run.stderr
+
+
+# -- every file compose reads, and the line of each key in it ----------------------------
+
+def write(root: Path, files: dict) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def where(model, service: str, *key) -> str:
+    return str(model.written_keys(service)[key])
+
+
+def test_include_and_extends_paths_resolve_as_compose_resolves_them(tmp_path, monkeypatch):
+    """An -f file's `include:` and `extends: file:` are relative to the project directory (the
+    first file's), an included project's to its own (its file's), an extended file's to that
+    file. Decoys lie where a wrong rule would look."""
+    write(tmp_path, {
+        "app/compose.yml": "services:\n  web:\n    image: passq-fixture/busybox:1.35\n",
+        "deploy/override.yml": ("include: [parts/cache.yml]\nservices:\n  web:\n"
+                                "    extends: {file: parts/base.yml, service: base}\n"),
+        "app/parts/cache.yml": ("include:\n  - path: [more.yml]\n"
+                                "services:\n  cache:\n    image: redis:7.2.5\n    read_only: true\n"),
+        "app/parts/more.yml": ("services:\n  more:\n    image: redis:7.2.5\n"
+                               "    extends: {file: other/ext.yml, service: ext}\n"),
+        "app/parts/other/ext.yml": "services:\n  ext:\n    pids_limit: 10\n",
+        "app/parts/base.yml": "services:\n  base:\n    extends: {file: deeper/root.yml, service: root}\n",
+        "app/parts/deeper/root.yml": "services:\n  root:\n    read_only: true\n",
+        # decoys where a wrong rule would look
+        "deploy/parts/cache.yml": "services:\n  decoy:\n    image: redis:7.2.5\n",
+        "app/other/ext.yml": "services:\n  ext:\n    pids_limit: 30\n",
+        "app/deeper/root.yml": "services:\n  root:\n    read_only: false\n",
+    })
+    monkeypatch.chdir(tmp_path)
+    model = compose_files.load([Path("app/compose.yml"), Path("deploy/override.yml")])
+    assert set(model.services) == {"web", "cache", "more"}
+    assert where(model, "cache", "read_only") == "app/parts/cache.yml:6"
+    assert model.services["more"].config["pids_limit"] == 10  # compose read app/parts/other/ext.yml
+    assert where(model, "more", "pids_limit") == "app/parts/other/ext.yml:3"
+    assert where(model, "web", "read_only") == "app/parts/deeper/root.yml:3"
+    assert where(model, "web", "image") == "app/compose.yml:3"
+    assert str(model.service_location("web")) == "deploy/override.yml:3"
+    assert {f.path for f in model.sources} == {
+        "app/compose.yml", "deploy/override.yml", "app/parts/cache.yml", "app/parts/more.yml",
+        "app/parts/other/ext.yml", "app/parts/base.yml", "app/parts/deeper/root.yml"}
+
+
+def test_an_error_in_an_included_file_is_not_blamed_on_a_path_compose_never_reads(tmp_path, monkeypatch):
+    """compose names no -f file for a missing file an included one includes; trying each -f
+    file alone must resolve its paths as the merge does (against the project directory), or
+    an override that extends `parts/base.yml` looks for it beside itself and is blamed."""
+    write(tmp_path, {
+        "app/compose.yml": "services:\n  web:\n    image: passq-fixture/busybox:1.35\n",
+        "deploy/override.yml": ("include: [parts/cache.yml]\nservices:\n  web:\n"
+                                "    extends: {file: parts/base.yml, service: base}\n"),
+        "app/parts/cache.yml": "include: [gone.yml]\n",
+        "app/parts/base.yml": "services:\n  base:\n    read_only: true\n"})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(compose_files.ComposeError) as err:
+        compose_files.load([Path("app/compose.yml"), Path("deploy/override.yml")])
+    assert "gone.yml: no such file" in str(err.value)
+    assert "deploy/parts" not in str(err.value)
+
+
+def test_merge_keys_point_at_the_anchor_and_compose_tags_are_read(tmp_path, monkeypatch):
+    write(tmp_path, {"compose.yml": (
+        "x-base: &base\n  read_only: true\n  deploy: {resources: {limits: {memory: 64m}}}\n"
+        "services:\n"
+        "  one:\n    <<: *base\n    image: passq-fixture/busybox:1.35\n"
+        "  two:\n    <<: *base\n    image: passq-fixture/busybox:1.35\n    read_only: false\n"),
+        "override.yml": "services:\n  one:\n    ports: !reset []\n    user: \"1001\"\n"})
+    monkeypatch.chdir(tmp_path)
+    model = compose_files.load([Path("compose.yml"), Path("override.yml")])
+    assert where(model, "one", "read_only") == "compose.yml:2"
+    assert where(model, "two", "read_only") == "compose.yml:11"  # its own key wins over the merge
+    assert where(model, "two", "deploy", "resources", "limits", "memory") == "compose.yml:3"
+    assert where(model, "one", "user") == "override.yml:4"  # read despite compose's `!reset` tag
+
+
+def test_env_files_are_judged_as_written(tmp_path, monkeypatch):
+    """compose interpolates an env_file even with --no-interpolate: the file is read as written,
+    and `environment:` is laid over it."""
+    write(tmp_path, {
+        "compose.yml": ("services:\n  app:\n    image: passq-fixture/busybox:1.35\n"
+                        "    env_file: [app.env]\n    environment: {OVERRIDDEN: from-compose}\n"),
+        "app.env": ("# comment\nexport API_TOKEN=${API_TOKEN}\nDB_PASSWORD='s3cret-literal-value'\n"
+                    "PLAIN=value # trailing comment\nFROM_SHELL\nOVERRIDDEN=from-file\n")})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("API_TOKEN", "interpolated-token-value")
+    model = compose_files.load([Path("compose.yml")])
+    assert model.written_environment("app") == {
+        "API_TOKEN": "${API_TOKEN}", "DB_PASSWORD": "s3cret-literal-value", "PLAIN": "value",
+        "FROM_SHELL": "${FROM_SHELL}", "OVERRIDDEN": "from-compose"}
+    candidates = model.secret_candidates(("PASSWORD", "TOKEN"))
+    assert {"s3cret-literal-value", "interpolated-token-value"} <= set(candidates)
+    assert "${API_TOKEN}" not in candidates
+
+
+def test_a_node_merged_in_many_places_has_its_lines_at_each_and_an_alias_bomb_ends():
+    import yaml
+
+    from compliance import yamlfile
+    lines = yamlfile.key_lines(yaml.compose("a: &a {b: {c: 1}}\nx: *a\ny: *a\n"))
+    assert lines[("x", "b", "c")] == lines[("y", "b", "c")] == 1
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    assert len(yamlfile.key_lines(yaml.compose(bomb))) <= yamlfile.MAX_PATHS + 10

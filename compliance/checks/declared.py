@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from compliance.checks import network, resources
 from compliance.checks.facts import tmpfs_mounts
-from compliance.checks.hardening import capability, security_option
+from compliance.checks.hardening import NNP, capability, no_new_privileges_setting, security_option
 from compliance.model import Stack, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 
@@ -94,7 +94,14 @@ def _list(items) -> str:
 
 
 def _security_opt(option) -> str:
-    """`no-new-privileges=true` and `no-new-privileges:true` say the same."""
+    """`no-new-privileges=true` and `no-new-privileges:true` say the same, and so do the bare
+    `no-new-privileges` and every spelling of true the engine accepts (`=1`, `:True`)."""
+    try:
+        setting = no_new_privileges_setting(str(option))
+    except ValueError:
+        setting = None
+    if setting is not None:
+        return f"{NNP}:{str(setting).lower()}"
     key, value = security_option(str(option))
     return f"{key}:{value}" if value else key
 

@@ -114,8 +114,7 @@ def privileged_ports(container: Subject, policy: ServicePolicy) -> Finding:
                       "privileged ones included, directly)", shown("HostConfig.NetworkMode", "host"))
     published = [b for b in bindings(container) if b.host_port]
     try:
-        low = [b for b in published if int(b.host_port) < PRIVILEGED_PORTS
-               and int(b.host_port) not in policy.privileged_ports_allowed]
+        low = [b for b in published if set(_privileged(b.host_port)) - set(policy.privileged_ports_allowed)]
     except ValueError:
         return undecided("a published host port is not a number",
                          "; ".join(str(b) for b in published))
@@ -126,6 +125,13 @@ def privileged_ports(container: Subject, policy: ServicePolicy) -> Finding:
     if not published:
         return passed("no published host ports")
     return passed("; ".join(dict.fromkeys(str(b) for b in published)))
+
+
+def _privileged(host_port: str) -> range:
+    """The privileged ports a published host port may bind: a range (`1000-1030`, the engine
+    picks one of them) is as low as its first port."""
+    first, _, last = host_port.partition("-")
+    return range(int(first), min(int(last or first), PRIVILEGED_PORTS - 1) + 1)
 
 
 def internal_networks(stack: Stack, policy: Policy) -> Finding:

@@ -9,19 +9,21 @@ model, are added back from a second, uninterpolated rendering (SEC-03 checks
 every secret file the `secrets:` section names). Nothing here talks to the
 engine: `compose config` is offline.
 
-Profiles: when COMPOSE_PROFILES is set in the environment, compose honors it
-as it would for `up` (only the services of those profiles, and those without
-a profile). Otherwise every profile is enabled (`--profile '*'`): the model
-then holds every service the files declare, so an image in a rarely used
-profile is still checked and a profile service that runs is still "declared".
+Profiles: every profile is enabled (`--profile '*'`, whatever COMPOSE_PROFILES
+says): the model holds every service the files declare, so a service behind a
+profile is still judged by the pull-request gate (its results name the profile:
+declared.py) and a profile service that runs is still "declared".
 
 The model may hold secret values (literal `environment:` entries): it is
 never printed. `secret_candidates` hands them to the redactor instead.
 
 Beside the interpolated model the files are kept as written: compose's
 uninterpolated rendering (`${VAR}` left in place: an environment value is
-judged as written, before any shell fills it in), each file's SHA-256 and
-the line of every key, so a declared result can name its file and line.
+judged as written, before any shell fills it in; `env_file:` files are read
+as written too, since compose interpolates them even then), and every file
+compose reads (the `-f` files, the files they `include:`, the files services
+`extends:` from) with its SHA-256 and the line of every key, so a declared
+result can name the one file and the line that decided it.
 """
 
 import hashlib
@@ -36,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
+from typing import NamedTuple
 
 import yaml
 
@@ -71,16 +74,27 @@ class Service:
 
 @dataclass(frozen=True)
 class ComposeFile:
-    """One declared file as the reports name it: its path (relative to the folder the suite
-    runs in when inside it), SHA-256 and the line of every key path."""
+    """One file compose reads, as the reports name it: its path (relative to the folder the
+    suite runs in when inside it), SHA-256 and the line of every key path (a key merged in
+    with `<<` has the line its anchor writes it on)."""
 
     path: str
     sha256: str
     lines: Mapping = field(repr=False)  # ('services', 'db', 'user') -> 1-based line
+    # service -> its key paths below it (('deploy', 'resources')) -> line: `lines`, by service
+    services: Mapping = field(repr=False, default_factory=dict)
 
     def locate(self, key_path: tuple) -> Location | None:
         line = self.lines.get(key_path)
         return Location(self.path, line) if line else None
+
+
+class Layer(NamedTuple):
+    """One definition a service is merged from: a file and the service's name there (another
+    name for a service it `extends:`)."""
+
+    file: ComposeFile
+    service: str
 
 
 @dataclass(frozen=True, repr=False)
@@ -94,22 +108,44 @@ class Model:
     secrets: Mapping  # top-level secret name -> rendered secret
     profiles: str  # how profiles were chosen, for messages
     written: Mapping = field(default_factory=dict)  # the uninterpolated rendering
-    sources: tuple[ComposeFile, ...] = ()
+    sources: tuple[ComposeFile, ...] = ()  # every file compose reads: the -f files first
+    merged: tuple[ComposeFile, ...] = ()  # the files whose sections merge, in compose's order
+    layers: Mapping = field(default_factory=dict)  # service -> its Layers, the winning one last
 
     def locate(self, key_path: tuple) -> Location | None:
-        """Where `key_path` is written: the last file (in merge order) that writes it, as
-        that one wins the merge; None when no file writes it (extends, include)."""
-        return next((where for where in (f.locate(key_path) for f in reversed(self.sources))
+        """Where a top-level key path (`networks`) is written: the last file in merge order
+        that writes it, as that one wins the merge; None when no file does."""
+        return next((where for where in (f.locate(key_path) for f in reversed(self.merged))
                      if where), None)
+
+    def written_keys(self, service: str) -> dict[tuple, Location]:
+        """Every key path the files write for `service` (below it: `('read_only',)`) and where:
+        its definitions in the -f files, the files they include and the services it extends;
+        a key several of them write is where the last in merge order writes it (it wins)."""
+        keys = {}
+        for layer in self.layers.get(service, ()):
+            keys.update({path: Location(layer.file.path, line)
+                         for path, line in (layer.file.services.get(layer.service) or {}).items()})
+        return keys
+
+    def service_location(self, service: str) -> Location | None:
+        """The service's own line: where the last file in merge order defines it."""
+        return next((where for layer in reversed(self.layers.get(service, ()))
+                     if layer.service == service
+                     and (where := layer.file.locate(("services", service)))), None)
 
     def written_environment(self, service: str) -> dict:
         """The service's environment as written: `${VAR}` kept, a bare name (taken from the
-        shell that runs compose) as `${NAME}`; `env_file:` entries as their files write them."""
+        shell that runs compose) as `${NAME}`; `env_file:` entries as their files write them,
+        `environment:` over them."""
         rendered = _environment(self.services[service].config.get("environment"))
         written = (self.written.get("services") or {}).get(service) or {}
+        from_files = {}
+        for entry in written.get("env_file") or ():
+            from_files.update(_env_file(entry.get("path") if isinstance(entry, Mapping) else entry))
         as_written = _environment(written.get("environment"))
         return {name: "${" + name + "}" if value is None else value
-                for name, value in ({**rendered, **as_written}).items()}
+                for name, value in ({**rendered, **from_files, **as_written}).items()}
 
     def __repr__(self) -> str:
         return f"<compose model {self.describe()}: {len(self.services)} services>"
@@ -124,13 +160,15 @@ class Model:
 
     def secret_candidates(self, patterns) -> list[str]:
         """Values the redactor must learn: what it would learn from containers run
-        from this model (literal environment values, labels, arguments)."""
+        from this model (literal environment values, labels, arguments), and the values
+        its `env_file:` files write (a quoted value as written; a `${VAR}` is none)."""
         pseudo = []
         for service in self.services.values():
             config = service.config
-            env = config.get("environment") or {}
+            env = [*(config.get("environment") or {}).items(),
+                   *((k, v) for k, v in self.written_environment(service.name).items() if "${" not in str(v))]
             pseudo.append(SimpleNamespace(config={
-                "Env": [f"{k}={v}" for k, v in env.items() if v is not None],
+                "Env": [f"{k}={v}" for k, v in env if v is not None],
                 "Labels": dict(config.get("labels") or {}),
                 "Cmd": [str(a) for a in config.get("command") or ()],
                 "Entrypoint": [str(a) for a in config.get("entrypoint") or ()],
@@ -144,6 +182,29 @@ def _environment(environment) -> dict:
         return dict(environment)
     return dict(item.split("=", 1) if "=" in item else (item, None)
                 for item in map(str, environment or ()))
+
+
+def _env_file(path) -> dict:
+    """An `env_file:` as written (compose interpolates it even when asked not to): `KEY=value`
+    lines, `export ` and enclosing quotes dropped, comments skipped; a bare `KEY` (taken from
+    the shell) is None. A file that cannot be read adds nothing: compose read it, or it is
+    `required: false` and missing."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, TypeError):
+        return {}
+    out = {}
+    for line in map(str.strip, text.splitlines()):
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].rstrip()
+        out[name.strip()] = value if sep else None
+    return out
 
 
 def shown(path: Path) -> str:
@@ -211,10 +272,9 @@ def _message(stderr: str) -> str:
     return line[:400]
 
 
-def _profile_args() -> tuple[list[str], str]:
-    if os.environ.get("COMPOSE_PROFILES") is not None:
-        return [], "the profiles COMPOSE_PROFILES enables"
-    return ["--profile", "*"], "all profiles"
+# Every profile, whatever COMPOSE_PROFILES says: a service behind a profile is still judged.
+PROFILE_ARGS = ("--profile", "*")
+PROFILES = "all profiles"
 
 
 def load(files, command: list[str] | None = None) -> Model:
@@ -228,10 +288,9 @@ def load(files, command: list[str] | None = None) -> Model:
             raise ComposeError(f"--compose-file {path}: {what}")
     command = command or compose_command()
     file_args = [arg for path in paths for arg in ("-f", str(path))]
-    profile_args, profiles = _profile_args()
     with ThreadPoolExecutor(2) as pool:  # both renderings at once: each is a compose process
-        as_written = pool.submit(_uninterpolated, command, file_args, profile_args)
-        done = _run(command, [*file_args, *profile_args, "config", "--format", "json"])
+        as_written = pool.submit(_uninterpolated, command, file_args)
+        done = _run(command, [*file_args, *PROFILE_ARGS, "config", "--format", "json"])
         written = as_written.result()
     rendered = None
     if done.returncode == 0 and done.stdout.strip():
@@ -254,15 +313,15 @@ def load(files, command: list[str] | None = None) -> Model:
         services=MappingProxyType(services),
         networks=freeze(rendered.get("networks") or {}),
         secrets=freeze(secrets),
-        profiles=profiles,
+        profiles=PROFILES,
         written=freeze(written),
-        sources=tuple(_source(path) for path in paths),
+        **_read_files(paths),
     )
 
 
-def _uninterpolated(command, file_args, profile_args) -> dict:
+def _uninterpolated(command, file_args) -> dict:
     """Compose's rendering without interpolation ({} when it cannot give one)."""
-    done = _run(command, [*file_args, *profile_args, "config", "--format", "json", "--no-interpolate"])
+    done = _run(command, [*file_args, *PROFILE_ARGS, "config", "--format", "json", "--no-interpolate"])
     try:
         written = json.loads(done.stdout) if done.returncode == 0 else {}
     except json.JSONDecodeError:
@@ -278,14 +337,117 @@ def _unused_secrets(written: Mapping) -> dict:
             if isinstance(spec, Mapping) and "$" not in str(spec.get("file", "")) and "$" not in name}
 
 
-def _source(path: Path) -> ComposeFile:
-    """The file's SHA-256 and key lines (compose already parsed it, so it is valid YAML)."""
-    raw = path.read_bytes()
+class _Loader(yaml.SafeLoader):
+    """YAML as compose reads it: its own tags (`!reset`, `!override`) as plain values."""
+
+
+_Loader.add_multi_constructor("!", lambda loader, _, node: (
+    loader.construct_mapping(node) if isinstance(node, yaml.MappingNode)
+    else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+    else loader.construct_scalar(node)))
+
+# How deep `include:` and `extends:` may nest (compose refuses cycles; this only bounds them).
+MAX_DEPTH = 32
+
+
+def _read(path: Path) -> tuple[ComposeFile, Mapping] | None:
+    """One file: its ComposeFile and data ({} when compose reads it but PyYAML cannot);
+    None when it is no file. Constructing the data folds each `<<` into its mapping, so
+    the key lines then hold the merged keys at the lines their anchors write them."""
     try:
-        lines = yamlfile.key_lines(yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader))
-    except (UnicodeDecodeError, yaml.YAMLError):
-        lines = {}
-    return ComposeFile(shown(path), hashlib.sha256(raw).hexdigest(), MappingProxyType(lines))
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    data, node = {}, None
+    loader = _Loader(raw.decode("utf-8", errors="replace"))
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else {}
+    except yaml.YAMLError:
+        pass
+    finally:
+        loader.dispose()
+    lines = yamlfile.key_lines(node) if node is not None else {}
+    services: dict = {}
+    for key, line in lines.items():
+        if len(key) > 2 and key[0] == "services":
+            services.setdefault(key[1], {})[key[2:]] = line
+    source = ComposeFile(shown(path), hashlib.sha256(raw).hexdigest(), MappingProxyType(lines),
+                         MappingProxyType(services))
+    return source, data if isinstance(data, Mapping) else {}
+
+
+def _local(path) -> bool:
+    """A path this module can follow: a plain local one (no `${VAR}`, no remote URL)."""
+    return isinstance(path, str) and bool(path) and "$" not in path and "://" not in path
+
+
+def _read_files(paths: tuple[Path, ...]) -> dict:
+    """Every file compose reads for `paths`, as Model's `sources`, `merged` and `layers`.
+
+    Compose's rules, followed here: the -f files (relative paths against the project
+    directory, the first file's) merge in order; each file's `include:` entries come before
+    it, each an own project (its directory the entry's `project_directory`, else its first
+    file's), and a service's `extends:` comes before the service, its `file:` relative to
+    the project directory (to its own directory inside an extended file)."""
+    read: dict[Path, tuple | None] = {}
+    merged: list[ComposeFile] = []
+    layers: dict[str, list[Layer]] = {}
+
+    def get(path: Path):
+        path = path.resolve()
+        if path not in read:
+            read[path] = _read(path) if path.is_file() else None
+        return read[path]
+
+    def project_file(path: Path, directory: Path, depth: int) -> None:
+        found = get(path) if depth < MAX_DEPTH else None
+        if found is None:
+            return
+        source, data = found
+        for entry in _items(data.get("include")):
+            listed, inner = (entry.get("path"), entry.get("project_directory")) \
+                if isinstance(entry, Mapping) else (entry, None)
+            included = [directory / p for p in _items(listed) if _local(p)]
+            if included:
+                inner_directory = directory / inner if _local(inner) else included[0].parent
+                for part in included:
+                    project_file(part, inner_directory.resolve(), depth + 1)
+        merged.append(source)
+        services = data.get("services")
+        for name in services if isinstance(services, Mapping) else ():
+            layers.setdefault(str(name), []).extend(definition(found, str(name), directory, depth))
+
+    def definition(found, name: str, directory: Path, depth: int) -> list[Layer]:
+        source, data = found
+        spec = (data.get("services") or {}).get(name)
+        if not isinstance(spec, Mapping) or depth >= MAX_DEPTH:
+            return []
+        extends, below = spec.get("extends"), []
+        if isinstance(extends, str):
+            below = definition(found, extends, directory, depth + 1)
+        elif isinstance(extends, Mapping) and extends.get("service"):
+            file, base = extends.get("file"), str(extends["service"])
+            if file is None:
+                below = definition(found, base, directory, depth + 1)
+            elif _local(file) and (other := get(directory / file)):
+                below = definition(other, base, (directory / file).resolve().parent, depth + 1)
+        return [*below, Layer(source, name)]
+
+    for path in paths:
+        get(path)  # the -f files first in `sources`, as the reports list them
+    for path in paths:
+        project_file(path, paths[0].resolve().parent, 0)
+    return {"sources": tuple(found[0] for found in read.values() if found),
+            "merged": tuple(merged),
+            "layers": MappingProxyType({name: tuple(found) for name, found in layers.items()})}
+
+
+def _items(value) -> list:
+    """A compose list that may be written as one item."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _explain(command: list[str], paths: tuple[Path, ...], stderr: str) -> str:
@@ -295,8 +457,11 @@ def _explain(command: list[str], paths: tuple[Path, ...], stderr: str) -> str:
     if named or len(paths) == 1:
         culprit = named[0] if named else paths[0]
         return f"compose file {shown(culprit)} is invalid: {message}"
-    for path in paths:  # compose did not say which file: try each alone
-        alone = _run(command, ["-f", str(path), "config", "-q", "--no-consistency",
+    # compose did not say which file: try each alone, its relative paths (include:, extends:)
+    # resolved against the project directory as in the merge, not against its own folder
+    project = ["--project-directory", str(paths[0].resolve().parent)]
+    for path in paths:
+        alone = _run(command, [*project, "-f", str(path), "config", "-q", "--no-consistency",
                                "--no-interpolate"])
         if alone.returncode != 0:
             return f"compose file {shown(path)} is invalid: {_message(alone.stderr)}"

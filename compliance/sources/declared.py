@@ -10,8 +10,11 @@ Dockerfile gives the image's USER and HEALTHCHECK and the images it is built on
 (compliance/sources/dockerfile.py).
 
 Environment values are taken as written (`${VAR}` kept: compose_files.Model), and
-every compose key keeps its `file:line` in the Subject's `origin`, which is how
-a declared result names the line to fix. Nothing here judges.
+every compose key keeps its `file:line` in the Subject's `origin` (the one file
+that wrote the winning value: an included file, the file a service extends, the
+last override), which is how a declared result names the line to fix. A service
+behind a profile is judged like any other; its test id names the profile.
+Nothing here judges.
 """
 
 import posixpath
@@ -41,7 +44,7 @@ KEYS_OF_CONTROL = {
     "HRD-04": ("privileged", "cap_add", "pid", "ipc", "uts", "userns_mode", "network_mode",
                "cgroup_parent", "volumes"),
     "HRD-05": ("security_opt", "privileged"),
-    "HRD-06": ("cap_drop", "cap_add", "privileged"),
+    "HRD-06": ("cap_add", "cap_drop", "privileged"),  # cap_add, when written, widens the set
     "HRD-07": ("volumes", "devices"),
     "RES-01": ("deploy.resources.limits.memory", "mem_limit", "deploy"),
     "RES-02": ("deploy.resources.limits.cpus", "cpus", "cpu_quota", "deploy"),
@@ -99,7 +102,7 @@ def spoken(finding: Finding) -> Finding:
 
 def stack(model: Model) -> Stack:
     """Every declared service as a Subject, and the declared networks, in one Stack."""
-    first = Location(model.sources[0].path, 1) if model.sources else Location(model.describe(), 1)
+    first = _first_line(model)
     subjects = tuple(subject(name, model) for name in sorted(model.services))
     written = {**(model.written.get("networks") or {}), **model.networks}
     networks = {key: freeze({"Name": (spec or {}).get("name", key),
@@ -124,7 +127,7 @@ def subject(name: str, model: Model) -> Subject:
 
 def _subject(name: str, model: Model) -> Subject:
     config = model.services[name].config
-    origin = {".".join(map(str, path[2:])): where for path, where in _written_keys(model, name)}
+    origin = {".".join(map(str, path)): where for path, where in model.written_keys(name).items()}
     built = _dockerfile(config)
     image_config: dict = {}
     if built.user:
@@ -153,18 +156,21 @@ def _subject(name: str, model: Model) -> Subject:
     }
     return Subject(
         service=name, name=name, attrs=freeze(attrs), image=freeze({"Config": image_config}),
-        networks=MappingProxyType(networks), process=None, test_id=name, engine_security=None,
+        networks=MappingProxyType(networks), process=None,
+        test_id=test_id(name, config.get("profiles")), engine_security=None,
         kind=DECLARED, origin=MappingProxyType(origin), bases=built.bases,
-        location=model.locate(("services", name)) or Location(model.describe(), 1))
+        location=model.service_location(name) or model.locate(("include",)) or _first_line(model))
 
 
-def _written_keys(model: Model, name: str):
-    """(key path, location) of every key the files write under `services.<name>`; a key
-    several files write points at the last, whose value wins the merge."""
-    for source in model.sources:
-        for path, line in source.lines.items():
-            if len(path) > 2 and path[:2] == ("services", name):
-                yield path, Location(source.path, line)
+def test_id(name: str, profiles) -> str:
+    """A declared service's test id: its name, and the profiles it is behind, if any
+    (`debug(profile=debug)`): judged like any other, but marked so, in every report."""
+    return f"{name}(profile={'|'.join(map(str, profiles))})" if profiles else name
+
+
+def _first_line(model: Model) -> Location:
+    """Where a result no key decides points when nothing nearer is known: the first file."""
+    return Location(model.sources[0].path if model.sources else shown(model.files[0]), 1)
 
 
 def _dockerfile(config: Mapping) -> dockerfile.Stage:
