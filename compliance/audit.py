@@ -44,6 +44,7 @@ class Audit:
         self._watch: Watch | None = None
         self._declared = None  # the compose model of --compose-file, once loaded
         self._declared_stack = None  # its services as Subjects
+        self._policy_warnings = []  # the default policy's services these compose files lack
         self.nodes: dict = {}  # a swarm stack's node engines, by hostname (the probes run there)
         self._vulnerability_reports = None
         self._waivers: waivers.WaiverFile | None = None
@@ -170,12 +171,14 @@ class Audit:
             return None
         if self.policy is None:
             return None
-        try:
-            self.policy.check_declared(model.services, model.describe())
-        except PolicyError as exc:
-            mine = "" if self.option("policy") else " (the default policy is PassQ's: --policy names yours)"
-            self.failure = f"{exc}{mine}"
+        undeclared = self.policy.undeclared_services(model.services, model.describe())
+        if undeclared and self.option("policy"):
+            self.failure = undeclared[0]
             return None
+        # The default policy is PassQ's: on another project's files its services' own rules
+        # go unused (every service is judged by its defaults), which the reports say.
+        self._policy_warnings = [f"{problem} (the default policy is PassQ's: --policy names yours)"
+                                 for problem in undeclared]
         self._declared = model
         self._learn_secrets()
         return self._declared
@@ -414,6 +417,7 @@ class Audit:
                           max_age_days=self.policy.vulnerability_max_age_days)
 
     def _warnings(self):
+        yield from self._policy_warnings
         stack = self._stack
         if stack is not None and not any(c.state.get("Running") for c in stack.containers):
             yield (f"NOTHING RUNNING: all {len(stack.containers)} containers of stack "

@@ -94,17 +94,19 @@ class Policy:
     def for_service(self, name: str) -> ServicePolicy:
         return self.services.get(name, self.defaults)
 
-    def check_declared(self, declared: Iterable[str], files: str) -> None:
-        """PolicyError for a service of the policy that none of the compose `files` declares:
-        a misspelt name (`ngnix-proxy`) would otherwise leave the real service judged by the
-        defaults, its own rules silently unapplied."""
+    def undeclared_services(self, declared: Iterable[str], files: str) -> list[str]:
+        """A problem (`file:line: services.NAME: ...`) for each service of the policy that none
+        of the compose `files` declares: a misspelt name (`ngnix-proxy`) would otherwise leave
+        the real service judged by the defaults, its own rules silently unapplied."""
         declared = sorted(declared)
+        problems = []
         for name in self.services:
             if name not in declared:
                 close = difflib.get_close_matches(name, declared, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise PolicyError(f"{self.service_at.get(name, self.path)}: services.{name}: unknown "
-                                  f"service {name!r}: not a service of {files}{hint}")
+                problems.append(f"{self.service_at.get(name, self.path)}: services.{name}: unknown "
+                                f"service {name!r}: not a service of {files}{hint}")
+        return problems
 
     def all_writable_paths(self) -> frozenset[str]:
         """Every writable path the policy names, for any service (HRD-03 asks about them)."""

@@ -3,7 +3,7 @@
 The keys of the contract's schema come first and keep their meaning; what is
 added (what was judged, the compose files with their SHA-256, a declared
 result's location, image digests, engine API calls, the waiver file and its
-unused waivers, the reason a run audited nothing) is additive only, so a
+unused waivers, the reason a run audited nothing, the run's warnings) is additive only, so a
 consumer of `passq-compliance/1` keeps working. A static audit has no stack:
 `"stack": null`, and `compose_files` names what it judged.
 """
@@ -38,6 +38,7 @@ def document(record) -> dict:
         "cis_version": controls.CIS_VERSION,
         "suite_version": meta["suite_version"],
         "failure": record.failure,
+        "warnings": list(record.warnings),
     }
     return views.redacted(doc, record.redact)
 
