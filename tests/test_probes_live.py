@@ -48,7 +48,8 @@ def run_suite(tmp_path, stack: str, policy_path: str, *extra: str, tests=LIVE_TE
     results = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        key = f"{case.get('classname').rsplit('.', 1)[-1]}.py::{case.get('name')}"
+        name = case.get("name").split(" ", 1)[-1]  # junit names a test case `CONTROL test[id]`
+        key = f"{case.get('classname').rsplit('.', 1)[-1]}.py::{name}"
         skipped = case.find("skipped")
         results[key] = (props.get("outcome") or ("skipped" if skipped is not None else "?"),
                         props.get("evidence", ""),
