@@ -53,7 +53,7 @@ def audit(*args, env=None, report_dir):
 
 
 @pytest.fixture(scope="module")
-def drift_stack(tmp_path_factory):
+def drift_stack(docker_engine, tmp_path_factory):
     """Our own copy of the drift stack, up and healthy; torn down afterwards."""
     directory = tmp_path_factory.mktemp("drift")
     compose_file = directory / "compose.yml"
