@@ -2,35 +2,39 @@
 marked `engine` by them, `-m "not engine"` (scripts/test --unit) leaves it out, and without an
 engine it errors in one line naming the engine instead of a wall of connection errors."""
 
-import os
-import subprocess
-import sys
+from pathlib import Path
 
-from tests.live import ROOT
+import pytest
 
 NO_ENGINE = "unix:///nonexistent/passq-unit.sock"
-# test_gate's through the make_stack and audit fixtures; test_record_gate's needs no engine
-TESTS = ("tests/test_gate.py::test_every_control_passing_is_exit_0",
-         "tests/test_record_gate.py::test_one_blocking_result_among_passes_blocks_the_run")
+TESTS = """
+    def test_through_make_stack(make_stack):
+        make_stack({"web": {}})
+
+    def test_without_an_engine():
+        pass
+"""
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *TESTS, *args],
-                          cwd=ROOT, env={**os.environ, "DOCKER_HOST": NO_ENGINE}, capture_output=True,
-                          text=True, timeout=120)
+@pytest.fixture
+def suite(pytester, monkeypatch):
+    """A copy of the suite's conftest over one test that needs the engine and one that does not,
+    with the engine out of reach."""
+    monkeypatch.setenv("DOCKER_HOST", NO_ENGINE)
+    pytester.makeconftest(Path(__file__).with_name("conftest.py").read_text())
+    pytester.makepyfile(TESTS)
+    return lambda *args: pytester.runpytest("-p", "no:cacheprovider", "--strict-markers", *args)
 
 
-def test_without_an_engine_a_test_that_needs_one_errors_in_one_line():
-    done = run("-rE")
-    assert done.returncode == 1, done.stdout
-    assert done.stdout.splitlines()[-1].strip("= ").startswith("1 passed, 1 error")
+def test_without_an_engine_a_test_that_needs_one_errors_in_one_line(suite):
+    outcome = suite()
+    outcome.assert_outcomes(passed=1, errors=1)
     problem = (f"Docker engine at {NO_ENGINE} is unreachable: No such file or directory; start one "
                "(scripts/engine), or run the tests that need none (scripts/test --unit)")
-    assert problem in done.stdout.splitlines(), done.stdout
-    assert "Traceback" not in done.stdout and "Connection aborted" not in done.stdout
+    assert problem in outcome.outlines
+    assert "Traceback" not in outcome.stdout.str() and "Connection aborted" not in outcome.stdout.str()
 
 
-def test_not_engine_deselects_it_by_its_fixtures():
-    done = run("-m", "not engine")
-    assert done.returncode == 0, done.stdout
-    assert done.stdout.splitlines()[-1].strip("= ").startswith("1 passed, 1 deselected")
+def test_not_engine_deselects_it_by_its_fixtures(suite):
+    suite("-m", "not engine").assert_outcomes(passed=1, deselected=1)
+    suite("-m", "engine").assert_outcomes(errors=1, deselected=1)
