@@ -16,7 +16,7 @@ from compliance.checks.facts import mounts
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
 from compliance.record import AuditRecord
-from compliance.redact import SECRETS_DIR, Redactor, file_secrets
+from compliance.redact import SECRETS_DIR, Redactor, candidates, file_secrets, stack_names
 from compliance.report import views
 from compliance.scans import Scans
 from compliance.sources import compose, compose_files, engine, inside, secret_files, swarm, trivy
@@ -94,8 +94,8 @@ class Audit:
             self.failure = f"stack {self.stack_name!r}: {exc}"
             self.close()
             return None
-        self.redact = Redactor.for_containers(self._stack.containers,
-                                              policy.credential_env_patterns)
+        self.redact = self.redact.learn(candidates(self._stack.containers, policy.credential_env_patterns)
+                                        ).protect(stack_names(self._stack))
         self._learn_secrets()
         return self._stack
 
@@ -178,6 +178,8 @@ class Audit:
                 self._declared_stack = declared_source.stack(model)
             except declared_source.DeclaredError as exc:
                 self.failure = str(exc)
+            else:
+                self.redact = self.redact.protect(stack_names(self._declared_stack))
         return self._declared_stack
 
     def subjects(self):
@@ -186,18 +188,16 @@ class Audit:
         return self.declared_stack() if self.option("static_only") else self.stack()
 
     def location(self, subject, control: str) -> dict | None:
-        """Where a result points in the compose files (`{"file", "line"}`), or None: a
-        declared service's key; for CMP-01 the declared service; for a stack control of a
-        declared audit (or SEC-03, whose files the compose files name) its section."""
+        """Where a result points in the compose files (`{"file", "line"}`), or None without
+        them: the key of the service's declaration that decides the control, else the
+        service's own line; for a stack control its section. A live result points there too
+        (the service as its compose files declare it): that is where a fix goes, and where a
+        code-scanning upload or a CI annotation can hang it."""
         declared = self.declared_stack()
         if declared is None:
             return None
         if subject is not None and not subject.declared:
-            if control != "CMP-01":
-                return None
             subject = next((s for s in declared.containers if s.service == subject.service), None)
-        elif subject is None and not (self.option("static_only") or control == "SEC-03"):
-            return None
         where = declared_source.location(subject or declared, control)
         return {"file": where.file, "line": where.line} if where else None
 
@@ -221,7 +221,10 @@ class Audit:
         if policy.secrets_dir:
             directory = Path(self.config.invocation_params.dir, policy.secrets_dir)
             paths += sorted(directory.iterdir())[:MAX_SECRETS_DIR_FILES] if directory.is_dir() else []
-        self.redact = self.redact.learn([*learned, *file_secrets(paths)])
+        files = [*(self.option("compose_file") or ()), *(self._declared.files if self._declared else ()),
+                 self.policy_path, *paths, *(secret_files.shown(Path(path)) for path in paths)]
+        self.redact = self.redact.learn([*learned, *file_secrets(paths)]).protect(
+            [*controls.CATALOG, *map(str, files)])  # names, never hidden
 
     def secret_files(self) -> list | None:
         """SEC-03's facts: the secret files compose and the policy name; None if none."""

@@ -264,8 +264,9 @@ CATALOG: dict[str, Control] = {
             "Secrets generation (permissions 600)", "",
             "A secret file others can read, a short or placeholder value, or one "
             "committed to git is a credential already given away.",
-            "Generate each missing secret with scripts/generate-secrets (48 random bytes, "
-            "mode 600), keep secret files out of git (.gitignore), and chmod 600 the rest.",
+            "Create each missing secret from random bytes (`openssl rand -base64 48 > "
+            "secrets/NAME && chmod 600 secrets/NAME`), keep secret files out of git "
+            "(.gitignore), and chmod 600 the rest.",
             stack_level=True,
         ),
         Control(
@@ -323,10 +324,34 @@ def markdown() -> str:
     """The catalog as a Markdown table, for docs that must not drift from it."""
     rows = ["| ID | Title | Severity | Checklist item | CIS | Scope |", "|---|---|---|---|---|---|"]
     for c in CATALOG.values():
-        scope = ("stack" if c.stack_level else "container") + (", live" if c.live else "")
+        scope = ("stack" if c.stack_level else "container") + (", live" if c.live else "") + (
+            ", static" if c.id in DECLARED else "")
         rows.append(f"| {c.id} | {c.title} | {c.severity} | {c.checklist} | {c.cis or '—'} | {scope} |")
     return "\n".join(rows)
 
 
+def reference() -> str:
+    """docs/controls.md: the table, the checklist, then each control's why and fix (a test
+    keeps the committed file equal to this, so the doc a clone carries never drifts)."""
+    parts = ["# Controls", "",
+             "Generated from the catalog (`compliance/controls.py`) by "
+             "`python -m compliance.controls > docs/controls.md`; do not edit by hand.", "",
+             f"CIS references are to the {CIS_VERSION}. Scope: evaluated once per container, "
+             "or once per stack; `live` controls need the running stack; `static` controls are "
+             "also judged by the pull-request gate (`--static-only`) on the compose files. "
+             "Fix is the general remedy; where a control fails for more than one reason, each "
+             "result names the remedy for its own reason (`remediation` in every report).", "",
+             markdown(), "", "## PassQ's checklist", "",
+             "An item is ticked only when every control under it passed or was waived, and "
+             "none failed or errored.", ""]
+    parts += [f"- {item}: {', '.join(ids)}" for item, ids in CHECKLIST]
+    for c in CATALOG.values():
+        judged = "also by the static gate" if c.id in DECLARED else "on the running stack only"
+        parts += ["", f"## {c.id}: {c.title}", "",
+                  f"Severity {c.severity}; {'once per stack' if c.stack_level else 'per container'}, "
+                  f"{judged}.", "", f"Why: {c.rationale}", "", f"Fix: {c.remediation}"]
+    return "\n".join(parts) + "\n"
+
+
 if __name__ == "__main__":
-    print(markdown())
+    print(reference(), end="")

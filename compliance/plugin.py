@@ -211,6 +211,7 @@ def pytest_collection_finish(session):
     """A session without compliance tests is no audit: it writes no reports."""
     audit = session.config.stash[AUDIT]
     audit.collected = sum(_control_of(item) is not None for item in session.items)
+    audit.redact = audit.redact.protect(item.nodeid for item in session.items)  # names, never hidden
     if not audit.active:
         outputs.release(session.config)
 
@@ -286,6 +287,14 @@ def restarts(pytestconfig, container):
 @pytest.fixture
 def service_policy(policy, container):
     return policy.for_service(container.service)
+
+
+@pytest.fixture(autouse=True)
+def _junit_names_the_control(request):
+    """junit.xml names a compliance test by its control too (outputs.name_testcase)."""
+    control = _control_of(request.node)
+    if control is not None:
+        outputs.name_testcase(request, control)
 
 
 @pytest.fixture(scope="session")
@@ -385,6 +394,7 @@ def pytest_runtest_makereport(item, call):
         location=({"file": finding.location.file, "line": finding.location.line}
                   if finding and finding.location else audit.location(_subject_of(item), control)),
         node=getattr(_subject_of(item), "node", None) or None,
+        remediation=finding.remediation if finding else "",
     )
     _finding_not_frames(item, call, report, finding)
     scrub.scrub(report, audit.redact)
@@ -529,3 +539,8 @@ def pytest_html_results_table_header(cells):
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report, cells):
     html.results_table_row(report, cells)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_html(report, data):
+    html.results_table_html(report, data)

@@ -9,13 +9,23 @@ files bound under /run/secrets/, the policy's secrets directory). Every
 occurrence becomes a marker, longest first so no fragment survives, in every
 output alike. Values that are not secrets (`DB_TYPE=postgres`) are not
 learned: a service, image or file that shares such a word stays readable.
+
+Names are never hidden. What compose and the engine show openly (service,
+container, network, volume and image names, file paths, test ids, control
+ids) is public: a secret's occurrence that lies inside an occurrence of such
+a name stays, so `DB_PASSWD=gitea` does not turn service `gitea` into a
+marker in every report. Such a credential is no secret (anyone who can list
+the containers reads it); SEC-02 fails it for exactly that reason.
 """
 
+import bisect
 import itertools
 import re
 import shlex
 from collections.abc import Iterable
 from pathlib import Path
+
+from compliance import imageref
 
 MARK = "[REDACTED]"
 SECRETS_DIR = "/run/secrets/"
@@ -43,16 +53,48 @@ def _pattern(secret: str) -> str:
     return escaped if len(secret) >= WHOLE_WORD_BELOW else f"(?<![{_WORD}]){escaped}(?![{_WORD}])"
 
 
+def _starting_anywhere(alternatives: list[str]) -> re.Pattern:
+    """Every position where one of `alternatives` (longest first) starts, overlaps
+    included: group 1 is the longest that starts there."""
+    return re.compile("(?=(" + "|".join(alternatives) + "))")
+
+
 class Redactor:
-    def __init__(self, secrets: Iterable[str] = ()):
+    def __init__(self, secrets: Iterable[str] = (), public: Iterable[str] = ()):
         unique = {s for s in secrets if len(s.strip()) >= MIN_CREDENTIAL}
         self._secrets = sorted(unique, key=len, reverse=True)
-        self._match = re.compile("|".join(map(_pattern, self._secrets))) if unique else None
+        self._public = sorted({p for p in public if p}, key=len, reverse=True)
+        patterns = list(map(_pattern, self._secrets))
+        self._match = re.compile("|".join(patterns)) if unique else None
+        self._every = _starting_anywhere(patterns) if unique else None
+        # only a name holding a secret can protect one: the others need no looking for
+        holding = [re.escape(p) for p in self._public if self._match and self._match.search(p)]
+        self._names = _starting_anywhere(holding) if holding else None
 
     def __call__(self, text):
-        if not isinstance(text, str) or self._match is None:
+        if not isinstance(text, str) or self._match is None or not self._match.search(text):
             return text
-        return self._match.sub(MARK, text)
+        inside_a_name = self._inside_a_name(text)
+        spans = [m.span(1) for m in self._every.finditer(text)]
+        out, at = [], 0
+        for start, end in _merged([s for s in spans if not inside_a_name(*s)]):
+            out += [text[at:start], MARK]
+            at = end
+        return "".join([*out, text[at:]])
+
+    def _inside_a_name(self, text: str):
+        """A test: does the span lie inside an occurrence of a public name in `text`?"""
+        if self._names is None:
+            return lambda start, end: False
+        starts, reach = [], []  # name starts, ascending; how far the names so far reach
+        for found in self._names.finditer(text):
+            starts.append(found.start(1))
+            reach.append(max(found.end(1), reach[-1] if reach else 0))
+
+        def inside(start: int, end: int) -> bool:
+            i = bisect.bisect_right(starts, start) - 1
+            return i >= 0 and reach[i] >= end
+        return inside
 
     @classmethod
     def for_containers(cls, containers, patterns) -> "Redactor":
@@ -60,7 +102,43 @@ class Redactor:
 
     def learn(self, more: Iterable[str]) -> "Redactor":
         """A redactor that also knows `more`."""
-        return Redactor([*self._secrets, *more])
+        return Redactor([*self._secrets, *more], self._public)
+
+    def protect(self, names: Iterable[str]) -> "Redactor":
+        """A redactor that also leaves `names` readable (see the module's docstring)."""
+        return Redactor(self._secrets, [*self._public, *(str(n) for n in names)])
+
+
+def _merged(spans: list[tuple[int, int]]):
+    """Overlapping or touching (start, end) spans, in order, as one each."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+
+
+def open_names(subject) -> list[tuple[str, str]]:
+    """(what it is, name) for everything compose and the engine show openly about one
+    container or declared service: its service, container, image, network and volume
+    names, its mounts' paths, its test id and node. None of it is ever a secret."""
+    image = subject.image_ref
+    try:
+        repository = imageref.parse(image).repository
+    except ValueError:  # no image (a build-only service), or one IMG-01 reports
+        repository = ""
+    found = [("the service name", subject.service), ("the container name", subject.name),
+             ("the container name", subject.test_id), ("the image name", image),
+             ("the image name", repository), ("the image name", repository.rsplit("/", 1)[-1])]
+    found += [("the network name", str(n)) for pair in subject.networks.items() for n in pair]
+    for mount in subject.attrs.get("Mounts") or ():
+        found += [("the volume name", mount.get("Name") or ""),
+                  ("a mount path", mount.get("Source") or ""),
+                  ("a mount path", mount.get("Destination") or "")]
+    found.append(("the node name", getattr(subject, "node", "") or ""))
+    return [(what, name) for what, name in found if name]
 
 
 def candidates(containers, patterns) -> list[str]:
@@ -126,3 +204,12 @@ def file_secrets(paths: Iterable[Path]) -> list[str]:
         found += [text, text.strip(), " ".join(text.split()),
                   *(line.strip() for line in text.splitlines())]
     return found
+
+
+def stack_names(stack) -> list[str]:
+    """Every name a stack shows openly: its own, its networks', each subject's, and the
+    names of their variables (evidence names variables, never values)."""
+    names = [stack.name]
+    names += [str(n) for key, spec in stack.networks.items() for n in (key, spec.get("Name")) if n]
+    names += [name for subject in stack.containers for name in subject.env]
+    return names + [name for subject in stack.containers for _, name in open_names(subject)]

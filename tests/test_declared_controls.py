@@ -82,7 +82,7 @@ def test_declared_fixture(path, tmp_path, monkeypatch):
     assert str(location) == about.get("location", str(location)), f"{case.name}: {location}"
     made = [(tmp_path / name).read_text() for name in case_secrets(path)]
     redact = Redactor().learn([*model.secret_candidates(case.policy.credential_env_patterns), *made])
-    for text in (finding.evidence, finding.message):
+    for text in (finding.evidence, finding.message, finding.remediation):
         assert redact(text) == text, f"{case.name}: a secret value reached the finding"
 
 

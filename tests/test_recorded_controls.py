@@ -93,7 +93,7 @@ def test_recorded_fixture(path):
     if outcome in ("skipped", "error"):
         assert finding.message, "a skip or an error must give its reason"
     redact = Redactor.for_containers(case.stack.containers, case.policy.credential_env_patterns)
-    for text in (finding.evidence, finding.message):
+    for text in (finding.evidence, finding.message, finding.remediation):
         assert redact(text) == text, f"{case.name}: a secret value reached the finding"
 
 

@@ -7,6 +7,7 @@ import html
 import json
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import jsonschema
 import pytest
@@ -131,6 +132,48 @@ def test_sarif_is_valid_2_1_0_with_one_rule_per_control_and_one_result_per_failu
         assert (logical["name"], logical["fullyQualifiedName"]) == (container, f"{weak}/db/{container}")
 
 
+def test_a_waived_failure_is_a_suppressed_sarif_result_with_the_reason(audit, weak):
+    run = audit(weak, CHECKS, waivers="""\
+        - control: USR-01
+          service: db
+          reason: Postgres entrypoint drops to uid 999 itself.
+          approved_by: security@passq.example
+          expires: 2099-01-31
+    """)
+    sarif = run.sarif()
+    validator = jsonschema.Draft7Validator(SARIF_SCHEMA)
+    assert not list(validator.iter_errors(sarif)), [e.message for e in validator.iter_errors(sarif)]
+    results = {r["ruleId"]: r for r in sarif["runs"][0]["results"]}
+    assert sorted(results) == ["IMG-01", "USR-01"]
+    assert "suppressions" not in results["IMG-01"]
+    (suppression,) = results["USR-01"]["suppressions"]
+    assert suppression["kind"] == "external" and suppression["status"] == "accepted"
+    assert suppression["justification"] == "Postgres entrypoint drops to uid 999 itself."
+
+
+def test_live_results_point_at_their_service_in_the_compose_file(audit, weak, pytester):
+    """A live audit given the compose files hangs each result on its service's declaration:
+    the line of the key that decides the control, else the service's own line."""
+    (pytester.path / "compose.yml").write_text(
+        "services:\n"
+        "  web:\n"
+        "    image: passq-fixture/busybox:1.35\n"
+        "    user: '1000:1000'\n"
+        "  db:\n"
+        "    image: passq-fixture/busybox:latest\n")
+    run = audit(weak, CHECKS, "--compose-file", "compose.yml")
+    located = {(r["control"], r["service"]): r["location"] for r in run.json()["results"]}
+    assert located[("IMG-01", "db")] == {"file": "compose.yml", "line": 6}  # its image: key
+    assert located[("USR-01", "db")] == {"file": "compose.yml", "line": 5}  # no user: the service
+    assert located[("USR-01", "web")] == {"file": "compose.yml", "line": 4}
+    sarif = run.sarif()
+    validator = jsonschema.Draft7Validator(SARIF_SCHEMA)
+    assert not list(validator.iter_errors(sarif)), [e.message for e in validator.iter_errors(sarif)]
+    physical = {r["ruleId"]: r["locations"][0]["physicalLocation"] for r in sarif["runs"][0]["results"]}
+    assert physical["IMG-01"] == {"artifactLocation": {"uri": "compose.yml"}, "region": {"startLine": 6}}
+    assert physical["USR-01"] == {"artifactLocation": {"uri": "compose.yml"}, "region": {"startLine": 5}}
+
+
 def test_html_ticks_an_item_only_when_all_its_controls_passed(audit, hardened, weak):
     passing = _checklist(audit(hardened, CHECKS).html())
     assert passing["All images use pinned versions"] == (True, "\u2611")
@@ -156,7 +199,27 @@ def test_html_has_matrix_links_provenance_and_result_columns(audit, weak):
         assert text in page
     row = next(rows[0]["resultsTableRow"] for node, rows in tests.items() if "non_root_user[db]" in node)
     assert "Remediation:" in row[6] and "Config.User=" in row[6]
+    assert "Set <code>user:</code> in compose" in row[6]  # the catalog's Markdown, rendered
     assert row[5].startswith('<td class="col-outcome"><span class="o-failed">failed')
+
+
+def test_html_leads_with_the_gate_counts_by_severity_a_chart_and_failures_by_control(audit, weak):
+    page = audit(weak, CHECKS, "--fail-on", "critical").html()
+    summary = page[page.index('<div class="passq">'):]
+    banner, glance, failures = (summary.index(s) for s in (
+        '<div class="verdict pass" role="status"><span class="word">PASSED</span>',
+        '<table class="severities">', '<h2 id="failures">Failures by control'))
+    assert banner < glance < failures < summary.index("<h2>Security checklist</h2>")
+    counts = re.findall(r'<tr class="(blocking|)"><td class="sev-(\w+)">\w+</td><td>(\d+)</td>', summary)
+    # IMG-01 and USR-01 are high: both failures there, only critical blocks the gate
+    assert counts == [("blocking", "critical", "0"), ("", "high", "2"), ("", "medium", "0"),
+                      ("", "low", "0")]
+    svg = re.search(r"<svg .*?</svg>", summary, re.S).group(0)
+    assert "<title>Failed evaluations by severity: 0 critical, 2 high, 0 medium, 0 low</title>" in svg
+    rows = re.findall(r"<tr><td>([A-Z]+-\d+) [^<]*</td>.*?<td class=\"where\">(.*?)</td></tr>",
+                      summary[failures:], re.S)
+    assert [(control, re.findall(r">(\w+)</a>", where)) for control, where in rows] == [
+        ("IMG-01", ["db"]), ("USR-01", ["db"])]
 
 
 def test_markup_from_a_label_is_escaped_everywhere_in_the_html(audit, weak):
@@ -207,6 +270,18 @@ def test_junit_goes_to_the_report_dir_with_the_controls_properties(audit, harden
     assert '<property name="outcome" value="passed" />' in junit
 
 
+def test_junit_test_cases_are_named_by_their_control(audit, weak):
+    """CI test views list a test case by name and classname, not by its properties."""
+    run = audit(weak, CHECKS)
+    cases = ElementTree.parse(run.report_dir / "junit.xml").getroot().iter("testcase")
+    names = {case.get("name"): case.get("classname") for case in cases}
+    assert {"IMG-01 test_image_pinned[db]", "USR-01 test_non_root_user[db]",
+            "USR-01 test_non_root_user[web]"} <= set(names)
+    assert all(re.fullmatch(r"(IMG|USR)-01 test_\w+\[.+\]", name) for name in names), names
+    assert set(names.values()) == {"test_compliance"}
+    assert "record_xml_attribute" not in run.text()  # its warnings are not for this use
+
+
 def test_an_interrupted_write_keeps_the_old_report(tmp_path, monkeypatch):
     target = tmp_path / "compliance.json"
     files.write_json(target, {"gate": {"passed": False}})
@@ -223,7 +298,7 @@ def test_an_interrupted_write_keeps_the_old_report(tmp_path, monkeypatch):
 
 def test_a_passed_set_up_or_tear_down_gets_no_row_unless_it_printed():
     class Quiet:
-        when, passed, sections, nodeid = "setup", True, [], "t.py::x[web]"
+        when, passed, outcome, sections, nodeid = "setup", True, "passed", [], "t.py::x[web]"
 
     class Talkative(Quiet):
         when, sections = "teardown", [("Captured stdout teardown", "bye")]
@@ -232,7 +307,48 @@ def test_a_passed_set_up_or_tear_down_gets_no_row_unless_it_printed():
                                                                               "duration", "<td></td>"]
     html_report.results_table_row(Quiet, quiet)
     html_report.results_table_row(Talkative, talkative)
-    assert quiet == [] and len(talkative) == 8
+    assert quiet == [] and len(talkative) == 7
+
+
+def test_the_results_table_has_one_outcome_column_and_no_links_column():
+    header = ['<th class="sortable" data-column-type="result">Result</th>', "<th>Test</th>",
+              "<th>Duration</th>", "<th>Links</th>"]
+    html_report.results_table_header(header)
+    assert [re.sub(r"<[^>]+>", "", cell) for cell in header] == [
+        "Result", "Control", "Severity", "Service", "Container", "Outcome", "Evidence"]
+    # pytest-html's Result stays, for its filters and sorting, and is hidden by the stylesheet
+    assert '#results-table th[data-column-type="result"], #results-table td.col-result {display: none}' \
+        in html_report.STYLE
+
+
+def test_remediation_markdown_is_rendered_and_everything_else_escaped():
+    e = html_report.Escape(str)
+    assert html_report.markdown("Set `read_only: true` and **mount** <b>tmpfs</b>.", e) == (
+        "Set <code>read_only: true</code> and <strong>mount</strong> &lt;b&gt;tmpfs&lt;/b&gt;.")
+    assert html_report.markdown("`<script>` [docs](https://docs.docker.com/x?a=1&b=2)", e) == (
+        '<code>&lt;script&gt;</code> <a href="https://docs.docker.com/x?a=1&amp;b=2">docs</a>')
+    assert html_report.markdown("[x](javascript:alert(1))", e) == "[x](javascript:alert(1))"
+    for control in controls.CATALOG.values():  # every backtick of the catalog pairs up
+        assert "`" not in re.sub(r"<code>.*?</code>", "", html_report.markdown(control.remediation, e))
+
+
+def test_a_findings_record_opens_in_the_page_not_through_a_data_link():
+    record = {"control": "USR-01", "outcome": "failed", "evidence": "<b>", "service": "db"}
+    (extra,) = html_report.record_extras(record)
+    assert extra["format_type"] == "html" and "data:" not in extra["content"]
+    pre = re.fullmatch(r'<details class="passq-record"><summary>JSON record</summary><pre>(.*)</pre>'
+                       r"</details>", extra["content"], re.S).group(1)
+    assert json.loads(html.unescape(pre)) == record and "<b>" not in pre
+    assert html_report.record_extras({**record, "outcome": "passed"}) == []
+
+
+def test_a_skip_logs_its_reason_not_pytests_tuple():
+    class Skipped:
+        longrepr = ("/x/test_secrets.py", 11, "Skipped: not applicable: no <secrets>")
+
+    log = ["('/x/test_secrets.py', 11, 'Skipped: ...')\n", "other"]
+    html_report.results_table_html(Skipped, log)
+    assert log == ["Skipped: not applicable: no &lt;secrets&gt;\n", "other"]
 
 
 def test_an_audit_in_this_process_leaves_the_cycle_collector_as_it_found_it(audit, weak):

@@ -8,7 +8,7 @@ import pytest
 
 from compliance import policy as policy_module
 from compliance.checks.declared import secret_files_private
-from compliance.model import freeze
+from compliance.model import Stack, freeze
 from compliance.sources import secret_files
 from compliance.sources.compose_files import Model
 
@@ -190,3 +190,87 @@ def test_collect_is_none_when_nothing_names_a_secret(tmp_path):
 def test_facts_never_hold_the_content(tmp_path):
     facts = secret_files.inspect("t", write(tmp_path / "t", "changeme", 0o600))
     assert "changeme" not in repr(facts)
+
+
+# -- a checkout without its secrets (the pull-request gate) -----------------------------
+
+LIVE = Stack(name="live", containers=(), networks=MappingProxyType({}), engine_host="local",
+             engine_version="20.10")
+
+
+def git_repo(path: Path, ignore: str = "") -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "-C", str(path), "init", "-q"], check=True)
+    if ignore:
+        write(path / ".gitignore", ignore, 0o644)
+    return path
+
+
+def test_an_absent_git_ignored_secret_is_skipped_on_the_declared_files(tmp_path, monkeypatch):
+    """A CI checkout lacks the whole ignored `secrets/` folder. The file's own repository
+    decides, not the one the suite runs in."""
+    repo = git_repo(tmp_path / "app", "secrets/\n")
+    monkeypatch.chdir(git_repo(tmp_path / "elsewhere"))
+    finding = check(repo / "secrets" / "db_password.txt")
+    assert finding.outcome == "skipped", finding
+    assert "db_password.txt is absent and ignored by git" in finding.message
+
+
+def test_an_absent_git_ignored_secret_still_fails_a_live_audit(tmp_path):
+    path = git_repo(tmp_path / "app", "secrets/\n") / "secrets" / "token"
+    finding = secret_files_private([secret_files.inspect("token", path)], 32, LIVE)
+    assert finding.outcome == "failed" and finding.evidence.endswith("token: missing")
+
+
+def test_an_absent_secret_git_does_not_ignore_fails(tmp_path):
+    finding = check(git_repo(tmp_path / "app", "*.log\n") / "secrets" / "token")
+    assert finding.outcome == "failed" and finding.evidence.endswith("token: missing")
+    assert "openssl rand -base64 48 >" in finding.remediation
+    assert "generate-secrets" not in finding.remediation
+
+
+def test_without_git_an_absent_secret_is_not_taken_for_ignored(tmp_path, monkeypatch):
+    path = git_repo(tmp_path / "app", "secrets/\n") / "secrets" / "token"
+    monkeypatch.setenv("PATH", str(tmp_path / "no-bin"))
+    assert check(path).outcome == "failed"
+
+
+def test_a_present_secret_in_an_ignored_folder_is_still_judged(tmp_path):
+    repo = git_repo(tmp_path / "app", "secrets/\n")
+    finding = check(write(repo / "secrets" / "token", mode=0o644))
+    assert finding.outcome == "failed" and "mode 644" in finding.evidence
+
+
+def test_skipped_and_passed_files_skip_and_a_failed_one_fails(tmp_path):
+    repo = git_repo(tmp_path / "app", "secrets/absent\n")
+    good = secret_files.inspect("good", write(repo / "secrets" / "good"))
+    absent = secret_files.inspect("absent", repo / "secrets" / "absent")
+    assert secret_files_private([good, absent], 32).outcome == "skipped"
+    bad = secret_files.inspect("bad", write(repo / "secrets" / "bad", mode=0o640))
+    assert secret_files_private([good, absent, bad], 32).outcome == "failed"
+
+
+# -- each reason its remedy --------------------------------------------------------------
+
+def test_each_failing_file_carries_the_remedy_for_its_reason(tmp_path):
+    repo = git_repo(tmp_path / "app")
+    loose = secret_files.inspect("loose", write(repo / "loose", mode=0o644))
+    weak = secret_files.inspect("weak", write(repo / "weak", "changeme"))
+    tracked = secret_files.inspect("tracked", write(repo / "tracked"))
+    subprocess.run(["git", "-C", str(repo), "add", "tracked"], check=True)
+    tracked = secret_files.inspect("tracked", repo / "tracked")
+    for files, remedy in (([loose], "chmod 600"), ([weak], "openssl rand -base64 48 >"),
+                          ([tracked], "git rm --cached")):
+        finding = secret_files_private(files, 32)
+        assert finding.outcome == "failed" and remedy in finding.remediation, finding
+    both = secret_files_private([loose, tracked], 32).remediation
+    assert "chmod 600" in both and "git rm --cached" in both and "openssl" not in both
+
+
+def test_a_secret_missing_from_the_swarm_names_how_to_create_it(tmp_path):
+    swarm = Stack(name="shop", containers=(), networks=MappingProxyType({}), engine_host="local",
+                  engine_version="20.10", swarm_secrets=())
+    file = secret_files.inspect("token", write(tmp_path / "token"))
+    finding = secret_files_private([file], 32, swarm)
+    assert finding.outcome == "failed"
+    assert "docker secret create shop_token" in finding.remediation

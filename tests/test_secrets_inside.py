@@ -60,6 +60,8 @@ def test_a_root_owned_0600_secret_is_unreadable_by_the_service_and_fails(bound_s
     assert "not readable: token" in result["message"]
     assert "/run/secrets/token: file, owner 0:0, mode 0600" in result["evidence"]
     assert "main process uid 1001 gid 1001" in result["evidence"]
+    # the secret is declared: the remedy is the host file's owner, not a `secrets:` entry
+    assert "chown 1001:1001 " in result["remediation"] and "Declare" not in result["remediation"]
 
 
 def test_a_secret_owned_by_the_services_uid_passes(bound_secret, tmp_path):

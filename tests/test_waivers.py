@@ -153,7 +153,13 @@ def test_a_valid_waiver_waives_the_failure(audit, project):
                                 "approved_by": "security@passq.example", "expires": "2099-01-31",
                                 "status": "applied"}
     assert run.json()["waivers"]["applied"] == 1 and run.json()["waivers"]["unused"] == []
-    assert run.sarif()["runs"][0]["results"] == []
+    # SARIF keeps the finding, suppressed by the waiver: a dashboard shows it dismissed.
+    (found,) = run.sarif()["runs"][0]["results"]
+    assert (found["ruleId"], found["properties"]["service"]) == ("USR-01", "db")
+    assert found["suppressions"] == [{
+        "kind": "external", "status": "accepted",
+        "justification": "Postgres entrypoint drops to uid 999 itself.",
+        "properties": {"approved_by": "security@passq.example", "expires": "2099-01-31"}}]
 
 
 def test_an_expired_waiver_does_not_apply_and_says_so(audit, project):

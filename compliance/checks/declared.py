@@ -164,10 +164,13 @@ def secret_files_private(files, min_bytes: int, stack: Stack | None = None) -> F
     """SEC-03: every named secret file exists, is a regular file, is mode 600 or stricter,
     holds at least `min_bytes`, is no placeholder and is not tracked by git. On a swarm
     stack each secret the compose files declare also exists in the swarm, as `docker stack
-    deploy` names it (`<stack>_<name>`; its value is never read)."""
+    deploy` names it (`<stack>_<name>`; its value is never read). Judged on the declared
+    files alone (no stack, or the declared one), a file that is absent and git-ignored is
+    a checkout without its secrets, as a pull request's CI has: skipped, not failed."""
     if not files:
         return not_applicable("neither the compose files nor the policy name a secret file")
-    findings = [_secret_file(f, min_bytes) for f in files]
+    static = stack is None or stack.declared
+    findings = [_secret_file(f, min_bytes, static) for f in files]
     if stack is not None and stack.swarm_secrets is not None:
         findings += [_in_swarm(f"{stack.name}_{f.name}", stack) for f in files if f.source == "compose"]
     combined = worst(findings)
@@ -175,7 +178,7 @@ def secret_files_private(files, min_bytes: int, stack: Stack | None = None) -> F
         bad = [f.message for f in findings if f.outcome == "failed"]
         return failed(f"should keep every secret file a regular file, mode 600 or stricter, "
                       f"at least {min_bytes} bytes, no placeholder and not tracked by git "
-                      f"({len(bad)} of {len(files)} are not)", combined.evidence)
+                      f"({len(bad)} of {len(files)} are not)", combined.evidence, combined.remediation)
     return combined
 
 
@@ -183,30 +186,48 @@ def _in_swarm(name: str, stack: Stack) -> Finding:
     if name in stack.swarm_secrets:
         return passed(f"swarm secret {name}: exists")
     return failed(f"should create secret {name} in the swarm (docker stack deploy)",
-                  f"swarm secret {name}: not in the swarm of stack {stack.name}")
+                  f"swarm secret {name}: not in the swarm of stack {stack.name}",
+                  f"Deploy with `docker stack deploy -c COMPOSE_FILE {stack.name}` from the compose "
+                  f"files that declare the secret, or create it: `docker secret create {name} FILE`.")
 
 
-def _secret_file(f, min_bytes: int) -> Finding:
+def _generate(where: str) -> str:
+    return f"`openssl rand -base64 48 > {where} && chmod 600 {where}`"
+
+
+def _secret_file(f, min_bytes: int, static: bool = False) -> Finding:
     where = f.shown
     if not f.exists:
         other = f" (nor {f.also_looked_for.name})" if f.also_looked_for else ""
-        return failed(f"secret {f.name!r} should exist", f"{where}{other}: missing")
+        if static and f.ignored:
+            return not_applicable(f"secret {f.name!r} is not in this checkout: {where} is absent "
+                                  f"and ignored by git (it is made where the stack is deployed)")
+        return failed(f"secret {f.name!r} should exist", f"{where}{other}: missing",
+                      f"Create each missing secret file, e.g. {_generate(where)}, and list it in "
+                      f".gitignore.")
     if f.problem and f.mode is None:
         return undecided(f"{where}: {f.problem}", where)
     if not f.regular:
-        return failed(f"secret {f.name!r} should be a regular file", f"{where}: not a regular file")
-    problems = []
+        return failed(f"secret {f.name!r} should be a regular file", f"{where}: not a regular file",
+                      f"Replace {where} with a regular file holding the secret, e.g. {_generate(where)}.")
+    problems, remedy = [], []
     if f.mode & 0o077:
         problems.append(f"mode {f.mode:03o} (group/other bits set; should be 600 or stricter)")
+        remedy.append(f"Make it private: `chmod 600 {where}`.")
     if f.size is not None and f.size < min_bytes:
         problems.append(f"{f.size} bytes (min {min_bytes})")
     if f.placeholder:
         problems.append("a known placeholder value")
+    if (f.size is not None and f.size < min_bytes) or f.placeholder:
+        remedy.append(f"Replace the value with a random one, e.g. {_generate(where)}, and change it "
+                      f"where it is used.")
     if f.tracked:
         problems.append("tracked by git")
+        remedy.append(f"Take it out of git (`git rm --cached {where}`, list it in .gitignore) and "
+                      f"rotate the secret: its value stays in the history.")
     if problems:
         return failed(f"secret file {where} should be private and strong",
-                      f"{where}: {', '.join(problems)}")
+                      f"{where}: {', '.join(problems)}", " ".join(remedy))
     if f.problem:
         return undecided(f"{where}: {f.problem}", f"{where}: mode {f.mode:03o}")
     return passed(f"{where}: mode {f.mode:03o}, {f.size} bytes, untracked")

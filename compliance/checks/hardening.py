@@ -79,7 +79,10 @@ def _configured_no_new_privileges(container: Subject) -> Finding:
         return failed(f"should run with {NNP}: docker stack deploy ignores security_opt, so set "
                       f"it as the node's engine default (dockerd --{NNP})",
                       f"HostConfig.SecurityOpt has no {NNP} entry, and node {container.node}'s "
-                      f"docker info SecurityOptions lists no name={NNP}")
+                      f"docker info SecurityOptions lists no name={NNP}",
+                      f"Set `\"{NNP}\": true` in /etc/docker/daemon.json on node {container.node} "
+                      f"(dockerd --{NNP}) and restart its engine: a swarm service cannot set "
+                      f"security_opt.")
     if container.engine_security is None:
         return failed(f"should declare security_opt {NNP}:true (the engine it will run on, and "
                       "its defaults, cannot be seen before deployment)",
@@ -102,7 +105,7 @@ def no_new_privileges(container: Subject) -> Finding:
     if not kernel.no_new_privs:
         how = f"; {configured.message}" if configured.outcome == "failed" else ""
         return failed(f"should run with {NNP} (the kernel says the main process has it off){how}",
-                      evidence)
+                      evidence, configured.remediation)
     return passed(evidence)
 
 
@@ -163,7 +166,7 @@ def writable_paths_tmpfs(container: Subject, policy: ServicePolicy) -> Finding:
     finding = worst(findings)
     if kernel:
         return Finding(finding.outcome, f"{finding.evidence} ({inside.source('mountinfo')})",
-                       finding.message)
+                       finding.message, remediation=finding.remediation)
     return finding
 
 

@@ -196,7 +196,8 @@ def database_clients_tls(containers: Iterable[Subject]) -> Finding:
     if not dsns:
         return not_applicable("; ".join([*notes, "no environment holds a PostgreSQL DSN"]))
     finding = worst(dsns)
-    return Finding(finding.outcome, "; ".join([finding.evidence, *notes]), finding.message)
+    return Finding(finding.outcome, "; ".join([finding.evidence, *notes]), finding.message,
+                   remediation=finding.remediation)
 
 
 # -- HRD-02, live ---------------------------------------------------------------

@@ -33,7 +33,11 @@ def non_root(container: Subject, policy: ServicePolicy) -> Finding:
         said = "uid 0" if "real" in root else (
             f"its {root[0]} uid is 0" if len(root) == 1 else
             f"its {', '.join(root[:-1])} and {root[-1]} uids are 0")
-        return failed(f"should run as a non-root user (the kernel says {said})", evidence)
+        remedy = "" if "real" in root else (
+            "Remove the setuid-root bit from the program the service starts (`chmod u-s` in the "
+            "image build) and set `security_opt: [\"no-new-privileges:true\"]`: the configured "
+            "user is not root, a setuid program made the process root.")
+        return failed(f"should run as a non-root user (the kernel says {said})", evidence, remedy)
     if policy.user != "non-root" and str(real) != policy.user:
         return failed(f"should run as {policy.user} as the policy requires", evidence)
     return passed(evidence)

@@ -1,14 +1,20 @@
 """compliance.html, shaped through pytest-html's hooks (pytest-html 4.2).
 
 pytest-html renders the page and its filterable results table; the plugin's
-hooks call these functions to give it the audit's shape. The first screen is
-the auditor's: a title naming what was judged (the stack, or the compose
-files of a static run), the gate, the seed's checklist ticked per item, the
-counts. Then the controls x services matrix whose cells link to their result
-rows, the vulnerability scans, the waivers and the run's provenance, where
-pytest-metadata's environment table moves (pytest-html's own Environment and
-empty Summary headings are hidden); and result columns an auditor reads
-(control, severity, service, container, outcome, evidence, remediation).
+hooks call these functions to give it the audit's shape. The first screen
+answers "did it pass, what failed, where": a title naming what was judged (the
+stack, or the compose files of a static run), the gate as a banner, the counts
+by severity beside a small chart (inline SVG: the page stays one file), and
+the failures grouped by control, each naming its services once with their
+file:line. Then the seed's checklist ticked per item, the controls x services
+matrix whose cells link to their result rows, the vulnerability scans, the
+waivers and the run's provenance, where pytest-metadata's environment table
+moves (pytest-html's own Environment and empty Summary headings are hidden);
+and result columns an auditor reads (control, severity, service, container,
+outcome, evidence, remediation with its Markdown rendered), each
+finding's JSON record in its row's details (in the page: browsers refuse to
+open a `data:` link). The stylesheet lifts pytest-html's grey text to WCAG
+AA contrast and prints the banner and failures first, without the filters.
 
 pytest-html inserts the summary, the table cells and the environment values
 as raw HTML, and container names, labels and env names come from whoever
@@ -16,6 +22,9 @@ built the image. So every value goes through `Escape`: first the audit's
 redactor, then HTML escaping. Nothing is inserted unescaped but our own tags.
 """
 
+import json
+import posixpath
+import re
 from html import escape
 
 from pytest_html import extras
@@ -24,8 +33,8 @@ from compliance import controls, waivers
 from compliance.report import views, vulnerabilities
 
 BOX = {True: "\u2611", False: "\u2610"}  # ☑ ☐
-# After pytest-html's own Result column, which its filters and sorting read
-# (Passed, XFailed, ...); Outcome is the control's (passed, waived, ...).
+# pytest-html's own Result column (Passed, XFailed, ...) stays first, hidden: its filters
+# and sorting read it. Outcome is the control's (passed, waived, ...), shown once.
 HEADER = [
     '<th class="sortable" data-column-type="control">Control</th>',
     '<th class="sortable" data-column-type="severity">Severity</th>',
@@ -34,21 +43,63 @@ HEADER = [
     '<th class="sortable" data-column-type="outcome">Outcome</th>',
     "<th>Evidence</th>",
 ]
+GLANCE = ("failed", "error", "waived", "passed", "skipped")  # the counts by severity, refuted first
+# Bars of the chart, by severity (each at least 4.5:1 on white, as its label is).
+SEVERITY_COLOURS = {"critical": "#82071e", "high": "#b3261e", "medium": "#9a4a00", "low": "#57606a"}
+TEXT = "#1f2328"  # 15.8:1 on white
 STYLE = """<style>
+/* pytest-html's grey (#999 on white, 2.8:1), orange and red text raised to WCAG AA (4.5:1) */
+body, #results-table, .logwrapper .logexpander {color: #1f2328}
+a, .filters button, .collapse button {color: #0550ae}
+span.passed {color: #1a7f37} span.skipped, span.xfailed, span.rerun {color: #7d4e00}
+span.error, span.failed, span.xpassed {color: #b3261e}
 #environment-header, #environment, .summary__data > h2 {display: none}
+/* the control's outcome is the row's one outcome column */
+#results-table th[data-column-type="result"], #results-table td.col-result {display: none}
 .passq h2 {margin-top: 1.2em}
+.passq .verdict {display: flex; align-items: baseline; gap: .8em; flex-wrap: wrap; margin: .6em 0;
+  padding: .7em 1em; border-radius: 6px; font-size: 14px}
+.passq .verdict.pass {background: #dafbe1; color: #0f4d24; border: 2px solid #1a7f37}
+.passq .verdict.fail {background: #b3261e; color: #fff; border: 2px solid #82071e}
+.passq .verdict .word {font-size: 26px; font-weight: bold; letter-spacing: .04em}
+.passq .verdict .gate {font-weight: bold}
+.passq .glance {display: flex; gap: 2.5em; align-items: center; flex-wrap: wrap; margin: .6em 0}
+.passq table.severities td, .passq table.severities th {text-align: right; min-width: 3.5em}
+.passq table.severities th:first-child, .passq table.severities td:first-child {text-align: left}
+.passq table.severities .blocking td:first-child::after {content: " \\25C6"}
+.passq .glance .note {font-size: .9em; margin: .3em 0 0}
+.passq table.failures {width: 100%}
+.passq table.failures td.where a {margin-right: .2em}
+.passq table.failures code {background: #f6f8fa; padding: 0 .25em; border-radius: 3px}
+.passq table.failures .svc {display: inline-block; margin-right: 1.2em}
 .passq ul.checklist {list-style: none; padding-left: 0; font-size: 1.1em}
 .passq .box {font-size: 1.3em; margin-right: .4em}
 .passq .ticked .box {color: #1a7f37} .passq .unticked .box {color: #b3261e}
-.passq .ids, .passq .counts, .passq .unproven {color: #555; font-size: .85em; margin-left: .6em}
-.passq .verdict {font-weight: bold; padding: .4em .6em; display: inline-block}
-.passq .verdict.pass {background: #dafbe1} .passq .verdict.fail {background: #ffebe9}
+.passq .ids, .passq .counts, .passq .unproven {color: #57606a; font-size: .85em; margin-left: .6em}
 .passq table {border-collapse: collapse; margin: .4em 0}
-.passq td, .passq th {border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top}
+.passq td, .passq th {border: 1px solid #d0d7de; padding: 3px 6px; text-align: left; vertical-align: top}
+.passq th {background: #f6f8fa}
 .o-passed {color: #1a7f37} .o-failed, .o-error {color: #b3261e; font-weight: bold}
-.o-waived {color: #9a6700} .o-skipped {color: #555} .stale {color: #9a6700; font-weight: bold}
-.passq-test {color: #777; font-size: .8em}
-.passq-remediation {margin-top: .3em} .passq-waiver {margin-top: .3em; color: #9a6700}
+.o-waived {color: #7d4e00} .o-skipped {color: #57606a} .stale {color: #7d4e00; font-weight: bold}
+.sev-critical, .sev-high {font-weight: bold}
+.passq-test {color: #57606a; font-size: .9em}
+.passq-remediation {margin-top: .3em} .passq-waiver {margin-top: .3em; color: #7d4e00}
+.passq-remediation code, .col-evidence code {background: #f6f8fa; padding: 0 .2em}
+details.passq-record summary {cursor: pointer; color: #0550ae}
+details.passq-record pre {background: #f6f8fa; padding: .5em; white-space: pre-wrap; max-height: 30em;
+  overflow: auto}
+@media print {
+  /* the banner, the counts and the failures lead; nothing to click */
+  .controls, .filter, .run-count, .summary__reload, .logexpander, details.passq-record,
+  #results-table .sortable::after {display: none !important}
+  body {min-width: 0; font-size: 11px}
+  .passq .verdict, .passq th, .passq table.failures code, .o-passed, .o-failed, .o-error {
+    print-color-adjust: exact; -webkit-print-color-adjust: exact}
+  .passq a, #results-table a {color: inherit; text-decoration: none}
+  .logwrapper {max-height: none; overflow: visible}
+  .passq table.failures, .passq .glance {break-after: avoid-page}
+  tr, li {break-inside: avoid}
+}
 </style>"""
 
 
@@ -82,17 +133,19 @@ def results_summary(prefix, record, metadata) -> None:
     e = Escape(record.redact)
     environment = e.tree(dict(metadata))
     metadata.clear()
-    prefix.extend([STYLE, '<div class="passq">', _gate(record, e), _checklist(record, e),
-                   _matrix(record, e), _vulnerabilities(record), _waivers(record, e),
+    prefix.extend([STYLE, '<div class="passq">', _gate(record, e), _glance(record),
+                   _failures(record, e), _checklist(record, e), _matrix(record, e),
+                   _vulnerabilities(record), _waivers(record, e),
                    _provenance(record, e, environment), "</div>"])
 
 
 def results_table_header(cells) -> None:
-    cells[:] = [cells[0], *HEADER, cells[-1]]
+    cells[:] = [cells[0], *HEADER]
 
 
 def results_table_row(report, cells) -> None:
-    """Our columns instead of pytest-html's Test and Duration (Result stays first, Links last).
+    """Our columns instead of pytest-html's Test, Duration and Links (its Result stays first,
+    hidden, for its filters; a finding's record is in the row's details, `record_extras`).
 
     The row is built from the report's `compliance_record` (set at makereport,
     already redacted): pytest-html gives this hook no config to find the audit.
@@ -105,8 +158,8 @@ def results_table_row(report, cells) -> None:
     if record is None:  # not a compliance test (a collection error, a plain test)
         cells[:] = [cells[0], f'<td class="col-control">{e(report.nodeid)}</td>',
                     '<td class="col-severity"></td>', '<td class="col-service"></td>',
-                    '<td class="col-container"></td>', '<td class="col-outcome"></td>', "<td></td>",
-                    cells[-1]]
+                    '<td class="col-container"></td>',
+                    f'<td class="col-outcome">{e(report.outcome)}</td>', "<td></td>"]
         return
     cells[:] = [
         cells[0],
@@ -117,9 +170,15 @@ def results_table_row(report, cells) -> None:
         f'<td class="col-container">{e(record["container"])}'
         f'{" on " + e(record["node"]) if record.get("node") else ""}</td>',
         f'<td class="col-outcome"><span class="o-{e(record["outcome"])}">{_label(record, e)}</span></td>',
-        f"<td>{_evidence(record, e)}</td>",
-        cells[-1],
+        f'<td class="col-evidence">{_evidence(record, e)}</td>',
     ]
+
+
+def results_table_html(report, data) -> None:
+    """A skipped test's log: its reason, where pytest-html would print pytest's
+    (path, line, reason) tuple."""
+    if isinstance(report.longrepr, tuple) and data:
+        data[0] = escape(str(report.longrepr[2])) + "\n"
 
 
 def record(result, redact) -> dict:
@@ -128,10 +187,36 @@ def record(result, redact) -> dict:
 
 
 def record_extras(record) -> list[dict]:
-    """A finding's JSON record (any outcome but passed), attached to its row (the Links
-    column): what an auditor copies into a ticket. A pass gets none: its row already says
+    """A finding's JSON record (any outcome but passed), in its row's details: what an
+    auditor copies into a ticket. In the page, not a link: pytest-html's link to it is a
+    `data:` URL, which browsers refuse to open. A pass gets none: its row already says
     everything, and a page of 200 containers carried 3,500 such copies (7 of its 21 MB)."""
-    return [] if record["outcome"] == "passed" else [extras.json(record, name="record")]
+    if record["outcome"] == "passed":
+        return []
+    text = escape(json.dumps(record, indent=2, ensure_ascii=False))
+    return [extras.html(f'<details class="passq-record"><summary>JSON record</summary>'
+                        f"<pre>{text}</pre></details>")]
+
+
+_INLINE = re.compile(r"`([^`]+)`|\*\*(.+?)\*\*|\[([^\]]+)\]\((https?://[^)\s]+)\)")
+
+
+def markdown(text: str, e) -> str:
+    """A remediation's inline Markdown (`code`, **bold**, [links](https://...)) as HTML;
+    everything else escaped by `e`, as every value is."""
+    parts, at = [], 0
+    for match in _INLINE.finditer(text):
+        code, bold, label, url = match.groups()
+        parts.append(e(text[at:match.start()]))
+        if code is not None:
+            parts.append(f"<code>{e(code)}</code>")
+        elif bold is not None:
+            parts.append(f"<strong>{e(bold)}</strong>")
+        else:
+            parts.append(f'<a href="{e(url)}">{e(label)}</a>')
+        at = match.end()
+    parts.append(e(text[at:]))
+    return "".join(parts)
 
 
 def _label(record, e) -> str:
@@ -150,7 +235,8 @@ def _evidence(record, e) -> str:
         where = f'{record["location"]["file"]}:{record["location"]["line"]}'
         parts.append(f'<div class="passq-location">at <code>{e(where)}</code></div>')
     if record["outcome"] in ("failed", "error"):
-        parts.append(f'<div class="passq-remediation"><b>Remediation:</b> {e(record["remediation"])}</div>')
+        parts.append(f'<div class="passq-remediation"><b>Remediation:</b> '
+                     f'{markdown(record["remediation"], e)}</div>')
     if record["waiver"]:
         w = record["waiver"]
         parts.append(f'<div class="passq-waiver"><b>Waiver ({e(w["status"])}):</b> {e(w["reason"])} '
@@ -159,13 +245,109 @@ def _evidence(record, e) -> str:
 
 
 def _gate(record, e) -> str:
+    """The banner: the gate's verdict, its --fail-on level and what decided it."""
     if record.failure:
-        return f'<p class="verdict fail">NOT AUDITED: {e(record.failure)}</p>'
+        return _banner(False, "NOT AUDITED", e(record.failure))
     if not record.results:
-        return '<p class="verdict fail">No compliance results: this run proves nothing.</p>'
+        return _banner(False, "FAILED", "No compliance results: this run proves nothing.")
     passed = record.gate_passed
-    return (f'<p class="verdict {"pass" if passed else "fail"}">Release gate (--fail-on '
-            f'{e(record.fail_on)}): {"PASSED" if passed else "FAILED"}</p>')
+    threshold = controls.SEVERITIES.index(record.fail_on)
+    failed = errors = 0
+    for severity, counts in views.by_severity(record.results):
+        failed += counts["failed"] if controls.SEVERITIES.index(severity) >= threshold else 0
+        errors += counts["error"]
+    why = (f"{failed} failed at or above {e(record.fail_on)}, {errors} could not be evaluated"
+           if failed or errors else f"nothing failed at or above {e(record.fail_on)}, no errors")
+    return _banner(passed, "PASSED" if passed else "FAILED",
+                   f'<span class="gate">Release gate (--fail-on {e(record.fail_on)}): '
+                   f'{"PASSED" if passed else "FAILED"}</span><span>{why}</span>')
+
+
+def _banner(passed: bool, word: str, text: str) -> str:
+    state = "pass" if passed else "fail"
+    return f'<div class="verdict {state}" role="status"><span class="word">{word}</span>{text}</div>'
+
+
+def _glance(record) -> str:
+    """Counts by severity (the gate's severities marked) beside a bar chart of the failures."""
+    if not record.results:
+        return ""
+    threshold = controls.SEVERITIES.index(record.fail_on)
+    rows = views.by_severity(record.results)
+    head = "".join(f"<th>{o}</th>" for o in GLANCE)
+    body = "".join(
+        f'<tr class="{"blocking" if controls.SEVERITIES.index(s) >= threshold else ""}">'
+        f'<td class="sev-{s}">{s}</td>{"".join(f"<td>{c[o]}</td>" for o in GLANCE)}</tr>'
+        for s, c in rows)
+    table = (f'<div><table class="severities"><tr><th>severity</th>{head}</tr>{body}</table>'
+             f'<p class="note">\u25C6 failures at this severity fail the gate (--fail-on '
+             f'{record.fail_on})</p></div>')
+    return f'<div class="glance">{table}{_chart(rows)}</div>'
+
+
+def _chart(rows) -> str:
+    """Failed evaluations by severity as horizontal bars, drawn inline (no asset to fetch)."""
+    label, bar, step = 64, 220, 24
+    most = max((c["failed"] for _, c in rows), default=0) or 1
+    described = ", ".join(f"{c['failed']} {s}" for s, c in rows)
+    marks = []
+    for n, (severity, counts) in enumerate(rows):
+        y, width = 8 + n * step, round(bar * counts["failed"] / most)
+        marks.append(
+            f'<text x="{label - 8}" y="{y + 13}" text-anchor="end">{severity}</text>'
+            f'<rect x="{label}" y="{y}" width="{max(width, 1)}" height="17" rx="2" '
+            f'fill="{SEVERITY_COLOURS[severity]}"/>'
+            f'<text x="{label + max(width, 1) + 6}" y="{y + 13}">{counts["failed"]}</text>')
+    height = 16 + len(rows) * step + 14
+    return (f'<svg class="chart" role="img" width="{label + bar + 40}" height="{height}" '
+            f'viewBox="0 0 {label + bar + 40} {height}" font-size="12" fill="{TEXT}" '
+            f'font-family="Helvetica, Arial, sans-serif"><title>Failed evaluations by severity: '
+            f'{described}</title>{"".join(marks)}<text x="{label}" y="{height - 4}">failed '
+            f"evaluations by severity</text></svg>")
+
+
+def _failures(record, e) -> str:
+    """What failed and where: each control once, each of its services once with the file:line
+    its results point at, linked to the service's first result row."""
+    failures = views.failures(record.results)
+    if not failures:
+        return ""
+    folder = _common_folder({r.location["file"] for _, by_service in failures
+                             for results in by_service.values() for r in results if r.location})
+    rows = []
+    for control_id, by_service in failures:
+        control = controls.describe(control_id)
+        services = []
+        outcomes = {"failed": 0, "error": 0}
+        for service, results in sorted(by_service.items(), key=lambda item: item[0] or "\uffff"):
+            for result in results:
+                outcomes[result.outcome] += 1
+            where = sorted({f'{_within(r.location["file"], folder)}:{r.location["line"]}'
+                            for r in results if r.location})
+            code = "".join(f" <code>{e(w)}</code>" for w in where)
+            services.append(f'<span class="svc"><a href="#{views.anchor(results[0].nodeid)}">'
+                            f'{e(service) if service is not None else "(stack)"}</a>{code}</span>')
+        said = ", ".join(f'<span class="o-{o}">{n} {o}</span>' for o, n in outcomes.items() if n)
+        rows.append(f'<tr><td>{e(control.id)} {e(control.title)}</td>'
+                    f'<td class="sev-{e(control.severity)}">{e(control.severity)}</td>'
+                    f'<td>{said}</td><td class="where">{"".join(services)}</td></tr>')
+    inside = f' <span class="ids">files in <code>{e(folder)}/</code></span>' if folder else ""
+    return (f'<h2 id="failures">Failures by control{inside}</h2><table class="failures"><tr>'
+            f'<th>Control</th><th>Severity</th><th>Results</th><th>Services and where</th></tr>'
+            f'{"".join(rows)}</table>')
+
+
+def _within(file: str, folder: str) -> str:
+    return posixpath.relpath(file, folder) if folder else file
+
+
+def _common_folder(files) -> str:
+    """The folder every file shares ('' for none): named once above the failures, so each
+    line reads `compose.yml:49`, not the whole path again."""
+    try:
+        return posixpath.commonpath({posixpath.dirname(f) for f in files}) if files else ""
+    except ValueError:  # absolute and relative paths mixed
+        return ""
 
 
 def _checklist(record, e) -> str:

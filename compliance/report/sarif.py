@@ -1,7 +1,9 @@
 """compliance.sarif: SARIF 2.1.0 for code-scanning dashboards.
 
 One rule per catalog control (so a dashboard can explain any control, failed
-or not) and one result per failed, unwaived evaluation. A container is no
+or not) and one result per failed evaluation; a waived one is a result too,
+suppressed (`kind: external`, `status: accepted`) with the waiver's reason, so
+a dashboard shows it as dismissed by that decision instead of not knowing it. A container is no
 source file: each result names it as a logical location and points its
 physical location at the file that declares what should run (the first
 --compose-file, else the policy), because code-scanning tools such as GitHub's
@@ -69,7 +71,8 @@ def document(record) -> dict:
                 for w in record.unused_waivers
             ],
         }],
-        "results": [_result(r, ids, subject, declaring) for r in record.results if r.outcome == "failed"],
+        "results": [_result(r, ids, subject, declaring) for r in record.results
+                    if r.outcome in ("failed", "waived")],
         "properties": {
             "stack": meta["stack"], "judged": meta["judged"], "compose_files": meta["compose_files"],
             "engine": meta["engine"], "policy": meta["policy"],
@@ -100,7 +103,7 @@ def _result(result, ids, subject: str, declaring: str | None) -> dict:
                                         "region": {"startLine": result.location["line"]}}
     elif declaring:
         location["physicalLocation"] = {"artifactLocation": {"uri": declaring}}
-    return {
+    found = {
         "ruleId": control.id,
         "ruleIndex": ids.index(control.id),
         "level": LEVELS[control.severity],
@@ -112,8 +115,21 @@ def _result(result, ids, subject: str, declaring: str | None) -> dict:
             f"{control.id}|{subject}|{result.service}".encode()).hexdigest()},
         "properties": {"service": result.service, "container": result.container, "node": result.node,
                        "evidence": result.evidence, "severity": control.severity,
-                       "remediation": control.remediation, "test": result.nodeid},
+                       "remediation": views.remediation(result), "test": result.nodeid},
     }
+    if result.outcome == "waived":
+        found["suppressions"] = [_suppression(result)]
+    return found
+
+
+def _suppression(result) -> dict:
+    """A waived finding's: the waiver file's reason, approver and expiry (a plain xfail
+    marker, which has no waiver, gives its own reason)."""
+    waiver = result.waiver
+    if waiver is None:
+        return {"kind": "inSource", "status": "accepted", "justification": result.message}
+    return {"kind": "external", "status": "accepted", "justification": waiver["reason"],
+            "properties": {"approved_by": waiver["approved_by"], "expires": waiver["expires"]}}
 
 
 def _execution_notes(record, ids) -> list:

@@ -28,10 +28,15 @@ def record(result) -> dict:
     return {
         "control": control.id, "title": control.title, "severity": control.severity,
         "service": result.service, "container": result.container, "outcome": result.outcome,
-        "evidence": result.evidence, "remediation": control.remediation, "waiver": result.waiver,
+        "evidence": result.evidence, "remediation": remediation(result), "waiver": result.waiver,
         "message": result.message, "test": result.nodeid, "duration_s": result.duration_s,
         "location": result.location, "node": result.node,
     }
+
+
+def remediation(result) -> str:
+    """The result's own remedy (for the reason it failed), else the catalog's."""
+    return result.remediation or controls.describe(result.control).remediation
 
 
 def redacted(tree, redact):
@@ -88,6 +93,27 @@ def checklist(results) -> list[ChecklistItem]:
         unproven = tuple(c for c in ids if not any(r.outcome in PROVEN for r in by_control[c]))
         items.append(ChecklistItem(text, ids, summary(under), unproven))
     return items
+
+
+def by_severity(results) -> list[tuple[str, dict]]:
+    """Each severity, gravest first, with the outcomes of its controls' evaluations by count."""
+    counts = {severity: dict.fromkeys(OUTCOMES, 0) for severity in reversed(controls.SEVERITIES)}
+    for result in results:
+        counts[controls.describe(result.control).severity][result.outcome] += 1
+    return list(counts.items())
+
+
+def failures(results) -> list[tuple[str, dict]]:
+    """Each control that failed or could not be evaluated, gravest severity first (then in
+    catalog order), with its refuted results by service (None for the stack), each service
+    once."""
+    order = {cid: n for n, cid in enumerate((*controls.CATALOG, controls.OWN.id))}
+    refuted: dict[str, dict] = defaultdict(lambda: defaultdict(list))
+    for result in results:
+        if result.outcome in REFUTED:
+            refuted[result.control][result.service].append(result)
+    return sorted(refuted.items(), key=lambda item: (
+        -controls.SEVERITIES.index(controls.describe(item[0]).severity), order.get(item[0], len(order))))
 
 
 def matrix(results) -> tuple[list, list]:

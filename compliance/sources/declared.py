@@ -93,7 +93,8 @@ def spoken(finding: Finding) -> Finding:
     def say(text: str) -> str:
         return _SPOKEN.sub(lambda m: SPOKEN[m.group(0)], text)
 
-    return Finding(finding.outcome, say(finding.evidence), say(finding.message), finding.location)
+    return Finding(finding.outcome, say(finding.evidence), say(finding.message), finding.location,
+                   finding.remediation)
 
 
 def stack(model: Model) -> Stack:

@@ -43,15 +43,21 @@ class SecretFile:
     size: int | None = None  # bytes, surrounding whitespace stripped
     placeholder: bool | None = None
     tracked: bool | None = None  # tracked by git (None: unknown)
+    ignored: bool = False  # an absent file git ignores (a checkout without its secrets)
     problem: str = ""  # why a property could not be read
     also_looked_for: Path | None = None
 
     @property
     def shown(self) -> str:
-        try:
-            return str(self.path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(self.path)
+        return shown(self.path)
+
+
+def shown(path: Path) -> str:
+    """A secret file's path as reports show it: relative to where the suite runs, if inside."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def named_files(model, policy, base: Path) -> list[tuple[str, Path, str, Path | None]]:
@@ -82,7 +88,7 @@ def inspect(name: str, path: Path, source: str = "compose",
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        return SecretFile(**facts)
+        return SecretFile(**facts, ignored=git_ignored(path))
     except OSError as exc:
         return SecretFile(**facts, exists=os.path.lexists(path), problem=f"cannot stat: {exc.strerror}")
     facts.update(exists=True, regular=stat.S_ISREG(info.st_mode), mode=stat.S_IMODE(info.st_mode))
@@ -132,6 +138,23 @@ def git_tracked(path: Path) -> tuple[bool | None, str]:
     if "not a git repository" in done.stderr.lower():
         return False, ""
     return None, f"git ls-files failed: {done.stderr.strip().splitlines()[-1][:200] if done.stderr else ''}"
+
+
+def git_ignored(path: Path) -> bool:
+    """Does the git repository the path lies in ignore it (`git check-ignore`, asked from
+    its nearest existing folder, since a checkout lacks the whole ignored `secrets/`)?
+    No git, or no repository: not ignored."""
+    folder = path.parent
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        done = subprocess.run(
+            ["git", "-c", "safe.directory=*", "-C", str(folder), "check-ignore", "-q", "--",
+             str(path.relative_to(folder))],
+            capture_output=True, timeout=30, check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
 
 
 def collect(model, policy, base: Path) -> list[SecretFile] | None:
