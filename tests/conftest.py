@@ -3,6 +3,11 @@
 Plugin tests run pytest inside pytest (`pytester`) against throwaway
 compose-like stacks: plain containers carrying compose's project and service
 labels, made from the offline fixture images and removed at the end.
+
+Whatever needs a Docker engine requests the `docker_engine` fixture, directly or
+through another fixture (make_stack, audit, a test module's own); that marks the
+test `engine`, so `scripts/test --unit` (`-m "not engine"`) runs the rest without
+one. (Not named `engine`: test modules import compliance.sources.engine by that name.)
 """
 
 import json
@@ -14,7 +19,7 @@ import docker
 import pytest
 from hypothesis import settings
 
-from compliance.sources import compose
+from compliance.sources import compose, engine
 
 pytest_plugins = ["pytester"]
 
@@ -28,10 +33,42 @@ IMAGE = "passq-fixture/busybox"
 PLUGIN_ARGS = ("-p", "compliance.plugin", "-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "engine: needs a Docker engine (set by the docker_engine "
+                                       "fixture; -m 'not engine' runs the rest without one)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m deselects by it
+def pytest_collection_modifyitems(items):
+    """Marks `engine` each test whose fixtures include docker_engine."""
+    for item in items:
+        if "docker_engine" in getattr(item, "fixturenames", ()):
+            item.add_marker("engine")
+
+
 @pytest.fixture(scope="session")
-def make_stack():
-    """make_stack({service: {"tag": "1.35", "user": "1000:1000", "environment": {...}}}) -> project."""
+def docker_engine():
+    """A client of the Docker engine the tests use (DOCKER_HOST, else the local socket).
+
+    Requesting it, directly or through another fixture, marks a test `engine`. No engine
+    answering is one clear line for each such test, not a connection traceback.
+    """
+    unreachable = None
+    try:
+        engine.connect().api.close()  # the suite's own one line: the engine's address, and why
+    except engine.EngineError as exc:
+        unreachable = exc
+    if unreachable:  # raised outside the except: no chain of connection errors above the line
+        pytest.fail(f"{unreachable}; start one (scripts/engine), or run the tests that need "
+                    "none (scripts/test --unit)", pytrace=False)
     client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def make_stack(docker_engine):
+    """make_stack({service: {"tag": "1.35", "user": "1000:1000", "environment": {...}}}) -> project."""
     created = []
 
     def make(services: dict) -> str:
@@ -39,7 +76,7 @@ def make_stack():
         for service, spec in services.items():
             spec = dict(spec)
             labels = {compose.PROJECT_LABEL: project, compose.SERVICE_LABEL: service}
-            created.append(client.containers.run(
+            created.append(docker_engine.containers.run(
                 f"{IMAGE}:{spec.pop('tag', '1.35')}", ["sleep", "900"], detach=True,
                 labels=labels, **spec))
         return project
@@ -71,8 +108,8 @@ class AuditRun:
 
 
 @pytest.fixture
-def audit(pytester):
-    """audit(project, tests_source, *args, waivers=None) -> AuditRun.
+def audit(pytester, docker_engine):
+    """audit(project, tests_source, *args, waivers=None) -> AuditRun: an audit of a live stack.
 
     Writes a one-line policy naming the stack, the compliance test module and
     the optional waiver file into the pytester directory, then runs pytest there

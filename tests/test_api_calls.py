@@ -27,7 +27,7 @@ CONSTANT = 5
 
 
 @pytest.fixture(scope="module")
-def stacks():
+def stacks(docker_engine):
     """Two compose-like stacks of the same shape, 2 and 6 containers, on one network each."""
     client = docker.from_env()
     created, networks, made = [], [], {}
@@ -83,7 +83,7 @@ def test_each_more_container_costs_exactly_one_more_request(stacks, tmp_path):
     assert large["calls"] - small["calls"] == large["containers"] - small["containers"] == 4, (small, large)
 
 
-def test_a_local_socket_looks_up_no_proxy_or_login_for_each_request():
+def test_a_local_socket_looks_up_no_proxy_or_login_for_each_request(docker_engine):
     """requests looks up proxies and ~/.netrc in the environment for every call unless told
     not to: about a sixth of an inspect, and meaningless for a unix socket. A tcp:// engine
     keeps the lookup (compliance/sources/engine.py)."""

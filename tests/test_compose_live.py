@@ -78,7 +78,7 @@ def running(compose_file: Path, project: str, extra: list[str], wait=("--wait", 
 
 
 @pytest.fixture(scope="module")
-def drift_stack(tmp_path_factory):
+def drift_stack(docker_engine, tmp_path_factory):
     """Our own copy of the drift stack, up and healthy; torn down afterwards."""
     directory = tmp_path_factory.mktemp("drift")
     compose_file = directory / "compose.yml"
@@ -171,7 +171,7 @@ def weak_secret_files() -> None:
 
 
 @pytest.mark.skipif(not (WEAK / "compose.yml").is_file(), reason="the weak fixture stack is not there")
-def test_static_only_on_weak_fails_the_right_controls_without_an_engine(tmp_path):
+def test_static_only_on_weak_fails_the_right_controls_without_an_engine(docker_engine, tmp_path):
     weak_secret_files()
     env = dict(os.environ, DOCKER_HOST="unix:///nonexistent/passq-no-engine.sock")
     run = audit("--static-only", "--stack", "weak", f"--policy={WEAK / 'policy.yml'}",
@@ -212,7 +212,7 @@ LIVE_ONLY = {
 
 
 @pytest.mark.skipif(not (WEAK / "compose.yml").is_file(), reason="the weak fixture stack is not there")
-def test_static_verdicts_are_the_live_ones_on_weak(tmp_path):
+def test_static_verdicts_are_the_live_ones_on_weak(docker_engine, tmp_path):
     """One check per control: judged on the declaration, weak fails where its running stack
     fails (its README's table), but for the facts only one of the two views holds."""
     weak_secret_files()

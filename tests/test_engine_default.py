@@ -14,7 +14,7 @@ BUSYBOX = "passq-fixture/busybox:1.35"
 
 
 @pytest.fixture(scope="module")
-def nnp_engine():
+def nnp_engine(docker_engine):
     with extra_engine("--no-new-privileges", images=(BUSYBOX,)) as host:
         yield host
 
@@ -50,7 +50,7 @@ def test_the_engine_default_protects_a_container_unless_its_own_entry_switches_i
     assert "kernel NoNewPrivs=0" in results["off"]["evidence"]
 
 
-def test_without_the_engine_default_the_same_container_fails(tmp_path):
+def test_without_the_engine_default_the_same_container_fails(docker_engine, tmp_path):
     results = hrd01_outcomes("unix:///var/run/docker.sock", tmp_path)
     assert results["plain"]["outcome"] == "failed", results["plain"]
     assert "kernel NoNewPrivs=0" in results["plain"]["evidence"]

@@ -3,7 +3,7 @@
 from tests.live import audit
 
 
-def test_unknown_stack_is_one_clear_error(tmp_path):
+def test_unknown_stack_is_one_clear_error(docker_engine, tmp_path):
     run = audit("--stack", "no-such-stack-4711", report_dir=tmp_path)
     assert run.returncode == 4
     errors = [line for line in run.output.splitlines() if line.startswith("ERROR:")]

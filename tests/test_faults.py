@@ -25,12 +25,13 @@ from compliance.sources import compose, engine, probes
 from compliance.sources.probes import runner as probe_runner
 from tests import live
 from tests.live import ROOT
+from tests.waiting import listening, wait_until
 
 BUSYBOX = "passq-fixture/busybox:1.35"
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(docker_engine):
     return docker.from_env()
 
 
@@ -111,9 +112,10 @@ def test_a_socket_the_suite_may_not_open_is_one_clear_error(tmp_path):
 # -- nothing running -------------------------------------------------------------------------
 
 
-def test_a_stack_whose_containers_all_stopped_is_never_green(throwaway, tmp_path):
+def test_a_stack_whose_containers_all_stopped_is_never_green(client, throwaway, tmp_path):
     project = throwaway(web={"command": ["true"]}, db={"command": ["true"]})
-    time.sleep(1)  # both exited
+    wait_until(lambda: not client.containers.list(filters={"label": f"{compose.PROJECT_LABEL}={project}"}),
+               what="both containers to exit")
     path = tmp_path / "policy.yml"
     path.write_text(f"stack: {project}\nservices: {{web: {{}}, db: {{}}}}\n"
                     "flows:\n  allow: [{from: web, to: db, port: 80}]\n")
@@ -154,14 +156,13 @@ def test_a_broken_policy_stops_the_run_before_any_check(tmp_path, text, where):
 # -- a container that vanishes or restarts in the middle of a run ------------------------------
 
 DISRUPTED = """
-    import time
-
     import docker
     import pytest
 
     from compliance.checks import health, users
     from compliance.checks import live as live_checks
     from compliance.audit import AUDIT
+    from tests.waiting import wait_until
 
 
     def test_0_disrupt_the_stack(request):
@@ -170,11 +171,9 @@ DISRUPTED = """
         client = docker.from_env()
         client.containers.get(by_service["gone"].id).remove(force=True)
         client.containers.get(by_service["bounced"].id).restart(timeout=0)
-        deadline = time.monotonic() + 20
-        while not (audit.changed(by_service["gone"])
-                   and "started" in (audit.changed(by_service["bounced"]) or "")):
-            assert time.monotonic() < deadline, "the engine's events never arrived"
-            time.sleep(0.05)
+        wait_until(lambda: audit.changed(by_service["gone"])
+                   and "started" in (audit.changed(by_service["bounced"]) or ""),
+                   timeout=20, interval=0.05, what="the engine's events of the removal and the restart")
 
 
     @pytest.mark.control("USR-01")
@@ -246,12 +245,13 @@ CRASH_LOOP = """
 
 
 def test_a_crash_looping_container_fails_hlt02_and_keeps_its_configuration_verdicts(
-        audit, throwaway):
+        audit, client, throwaway):
     """restart: always over a process that exits at once: HLT-02 fails with its state,
     exit code and restart count; every configuration control still judges the snapshot."""
     project = throwaway(loop={"command": ["sh", "-c", "sleep 0.3; exit 3"], "read_only": True,
                               "restart_policy": {"Name": "always"}})
-    time.sleep(2)  # a few restarts
+    wait_until(lambda: client.containers.get(f"{project}-loop-1").attrs["RestartCount"] >= 2,
+               what="a few restarts")
     for _ in range(3):
         run = audit(project, CRASH_LOOP)
         by = {r["control"]: r for r in run.json()["results"]}
@@ -341,11 +341,11 @@ def test_a_probe_that_hangs_is_bounded_and_an_error(throwaway, hanging_image):
         "label": f"{compose.PROBE_LABEL}={runner.run_id}"})
 
 
-def test_a_database_that_never_answers_the_sslrequest_is_an_error(throwaway):
+def test_a_database_that_never_answers_the_sslrequest_is_an_error(client, throwaway):
     """It accepts the connection and then says nothing: no 'S', so no pass; bounded by timeouts."""
     project = throwaway(db={"command": ["nc", "-ll", "-p", "5432", "-e", "sleep", "60"],
                             "user": "1000:1000"})
-    time.sleep(0.5)
+    wait_until(lambda: listening(client.containers.get(f"{project}-db-1"), 5432), what="db on 5432")
     connected = engine.connect()
     stack = compose.take(connected, project)
     pol = policy.Policy(path="-", sha256="-", services={"db": policy.ServicePolicy()},

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -22,13 +21,14 @@ from compliance.sources import compose, probes
 from tests import live
 from tests.live import ROOT
 from tests.test_reports import SARIF_SCHEMA, _blob, _strings
+from tests.waiting import health_logged, listening, wait_until
 
 BUSYBOX = "passq-fixture/busybox:1.35"
 REPORTS = ("compliance.html", "compliance.json", "compliance.sarif", "junit.xml")
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(docker_engine):
     return docker.from_env()
 
 
@@ -49,7 +49,6 @@ def project_of(client, *specs, internal_net=False):
                 name=spec.pop("name", f"{name}-{safe}-1"), network=network.name,
                 labels={**labels, compose.SERVICE_LABEL: service, **spec.pop("labels", {})},
                 **spec))
-        time.sleep(0.5)
         yield name
     finally:
         for container in containers:
@@ -152,7 +151,8 @@ def planted(client):
             "labels": {"org.example.api-token": s["label"],
                        "org.example.description": "deploy notes (rotate yearly)"},
             "healthcheck": healthcheck})) as name:
-        time.sleep(1.5)  # a healthcheck result is logged
+        wait_until(lambda: health_logged(client.containers.get(f"{name}-app-1")),
+                   what="a healthcheck result of app")
         yield name
 
 
@@ -217,7 +217,9 @@ def echoing(client, tmp_path_factory):
             "env", {"environment": {"DB_PASSWORD": ENV_SECRET},
                     "healthcheck": {"test": ["CMD-SHELL", "echo $DB_PASSWORD; exit 1"], **health}}),
     ) as name:
-        time.sleep(1.5)  # a healthcheck result is logged
+        for service in ("files", "env"):
+            wait_until(lambda s=service: health_logged(client.containers.get(f"{name}-{s}-1")),
+                       what=f"a healthcheck result of {service}")
         yield name
 
 
@@ -303,6 +305,9 @@ def probed(client):
                     ("app", {"command": ["httpd", "-f", "-p", "8081"], "user": "1000:1000"}),
                     ("store", {"command": ["httpd", "-f", "-p", "8082"], "read_only": True}),
                     ("pad", {})) as name:
+        for service, port in (("app", 8081), ("store", 8082)):  # the allowed flows connect
+            wait_until(lambda s=service, p=port: listening(client.containers.get(f"{name}-{s}-1"), p),
+                       what=f"{service} on {port}")
         yield name
 
 
@@ -319,11 +324,10 @@ flows:
 def test_a_full_run_changes_nothing_in_the_stack_and_leaves_nothing_behind(client, probed, tmp_path):
     ids = [c.id for c in client.containers.list(all=True, filters={
         "label": f"{compose.PROJECT_LABEL}={probed}"})]
-    deadline = time.monotonic() + 30  # healthy first: a status flipping mid-run is no change of ours
-    while any((client.api.inspect_container(i)["State"].get("Health") or {}).get("Status") == "starting"
-              for i in ids):
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    # healthy first: a status flipping mid-run is no change of ours
+    wait_until(lambda: not any((client.api.inspect_container(i)["State"].get("Health") or {})
+                               .get("Status") == "starting" for i in ids),
+               interval=0.2, what="every healthcheck of the stack to leave `starting`")
     before = {i: comparable(client.api.inspect_container(i)) for i in ids}
     diffs = {i: client.api.diff(i) for i in ids}
     left = leftovers(client)
@@ -358,11 +362,11 @@ def test_an_interrupted_run_leaves_nothing_and_no_green_report(client, probed, t
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     owner = f"{socket.gethostname()}:{child.pid}"
     try:
-        deadline = time.monotonic() + 60
-        while not client.api.containers(all=True, filters={"label": f"{probes.OWNER_LABEL}={owner}"}):
+        def probing():
             assert child.poll() is None, child.stdout.read()
-            assert time.monotonic() < deadline, "no probe container appeared"
-            time.sleep(0.02)
+            return client.api.containers(all=True, filters={"label": f"{probes.OWNER_LABEL}={owner}"})
+
+        wait_until(probing, timeout=60, interval=0.02, what="a probe container of the run")
         child.send_signal(signum)
         output, _ = child.communicate(timeout=60)
     finally:

@@ -233,7 +233,7 @@ def assert_failures_grouped(shown: dict, results: list[dict]) -> None:
     ("hardened", {"Network isolation configured"}),
     ("weak", {text for text, _ in controls.CHECKLIST}),
 ])
-def test_checklist_matrix_and_rows_render_in_a_browser(name, unticked, tmp_path):
+def test_checklist_matrix_and_rows_render_in_a_browser(docker_engine, name, unticked, tmp_path):
     stack_up(name)
     run = audit("--stack", name, f"--policy=fixtures/stacks/{name}/policy.yml",
                 f"--compose-file=fixtures/stacks/{name}/compose.yml", report_dir=tmp_path / "reports")

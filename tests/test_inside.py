@@ -69,7 +69,7 @@ def test_the_program_of_a_healthcheck_is_looked_for_in_the_containers_path(test,
 
 
 @pytest.fixture
-def hardened():
+def hardened(docker_engine):
     """A running hardened container (uid 1001, read-only root with a /tmp tmpfs, no new
     privileges, no capabilities) as the engine host's view targets it; removed after."""
     client = docker.from_env()
@@ -108,7 +108,7 @@ def test_an_engine_whose_host_testinfra_cannot_reach_is_seen_through_a_probe_con
                                                  filters={"label": f"{PROBE_LABEL}={runner.run_id}"})
 
 
-def test_without_a_probe_image_there_is_no_view_rather_than_a_wrong_one():
+def test_without_a_probe_image_there_is_no_view_rather_than_a_wrong_one(docker_engine):
     remote = dataclasses.replace(engine.connect(), host="tcp://engine.example:2376")
     target = inside.Target("0" * 64, 1)
     assert ProbedHost(ProbeRunner(remote, "passq-fixture/no-such-image:0")).look([target]) == {}

@@ -97,7 +97,7 @@ def test_the_wheel_carries_the_plugin_the_checklist_the_policy_and_the_command(w
     assert "compliance.plugin = compliance.plugin" in entry_points
 
 
-def test_the_command_audits_a_running_stack_from_the_applications_folder(venv, tmp_path):
+def test_the_command_audits_a_running_stack_from_the_applications_folder(docker_engine, venv, tmp_path):
     stack = stack_up("hardened")
     app = application(tmp_path, stack)
     done = run(venv / "bin" / COMMAND, "--stack", stack, f"--compose-file={COMPOSE}",

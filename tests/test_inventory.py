@@ -15,7 +15,7 @@ IMAGE = "passq-fixture/busybox:1.35"
 
 
 @pytest.fixture(scope="module")
-def two_projects():
+def two_projects(docker_engine):
     """Two compose-like projects with the same service names, plus a probe container."""
     client = docker.from_env()
     ours, theirs = f"inv-{uuid.uuid4().hex[:8]}", f"inv-{uuid.uuid4().hex[:8]}"
@@ -84,7 +84,7 @@ def test_facts_are_frozen_and_repr_shows_no_values(two_projects):
     assert "PATH" not in repr(container) and container.name in repr(container)
 
 
-def test_an_empty_stack_is_an_error():
+def test_an_empty_stack_is_an_error(docker_engine):
     connected = engine.connect()
     with pytest.raises(compose.InventoryError, match="no containers of stack 'inv-empty'"):
         compose.take(connected, "inv-empty")

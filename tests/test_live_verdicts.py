@@ -35,7 +35,7 @@ def planted_secrets() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def weak(tmp_path_factory):
+def weak(docker_engine, tmp_path_factory):
     stack_up("weak")
     report_dir = tmp_path_factory.mktemp("weak")
     return audit("--stack", "weak", "--policy", "fixtures/stacks/weak/policy.yml",
@@ -82,7 +82,7 @@ def test_weak_secrets_reach_no_output(weak):
     ("hardened", "fixtures/stacks/hardened/policy.yml", {("SEC-01", "web"), ("NET-05", None)}),
     ("passq-staging", "policies/passq.yml", {("SEC-01", "frontend")}),
 ])
-def test_green_stacks_pass_every_control(name, policy, not_applicable, tmp_path):
+def test_green_stacks_pass_every_control(docker_engine, name, policy, not_applicable, tmp_path):
     stack_up(name)
     trivy = tmp_path / "trivy"  # fresh clean scans of the fixture images
     subprocess.run([str(ROOT / "scripts" / "make-trivy-fixtures"), "--out", str(trivy)], check=True,
@@ -97,7 +97,8 @@ def test_green_stacks_pass_every_control(name, policy, not_applicable, tmp_path)
     assert run.returncode == 0
 
 
-def test_without_a_scan_img02_fails_with_the_command_and_the_scan_item_stays_unticked(tmp_path):
+def test_without_a_scan_img02_fails_with_the_command_and_the_scan_item_stays_unticked(docker_engine,
+                                                                                     tmp_path):
     """What the demo does where trivy is not installed: nothing was scanned, so nothing ticks."""
     stack_up("passq-staging")
     empty = tmp_path / "trivy"

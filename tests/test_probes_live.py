@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -20,6 +19,7 @@ from compliance.checks import live as checks
 from compliance.sources import compose, engine, probes
 from compliance.sources.probes import runner as probe_runner
 from tests.live import stack_up
+from tests.waiting import listening, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 BUSYBOX = "passq-fixture/busybox:1.35"
@@ -33,7 +33,7 @@ HRD02 = "test_hardening_live.py::test_read_only_rootfs_live"
 
 
 @pytest.fixture(scope="module")
-def client():
+def client(docker_engine):
     return docker.from_env()
 
 
@@ -65,7 +65,7 @@ def no_probe_left(owner: str | None = None) -> list:
 # -- the fixture stacks --------------------------------------------------------------------
 
 
-def test_passq_staging_passes_the_live_controls(tmp_path):
+def test_passq_staging_passes_the_live_controls(docker_engine, tmp_path):
     stack_up("passq-staging")
     results, _ = run_suite(tmp_path, "passq-staging", "policies/passq.yml")
     assert results[NET04][0] == "passed", results[NET04]
@@ -83,7 +83,7 @@ def test_passq_staging_passes_the_live_controls(tmp_path):
                 if probe_runner.owner_gone((c.get("Labels") or {}).get(probes.OWNER_LABEL, ""))]
 
 
-def test_weak_fails_them_and_never_prints_a_planted_secret(tmp_path):
+def test_weak_fails_them_and_never_prints_a_planted_secret(docker_engine, tmp_path):
     stack_up("weak")
     results, output = run_suite(tmp_path, "weak", "fixtures/stacks/weak/policy.yml")
     assert results[NET04][0] == "failed"
@@ -101,7 +101,7 @@ def test_weak_fails_them_and_never_prints_a_planted_secret(tmp_path):
     assert "weak-secret-" not in output
 
 
-def test_hardened_passes_net04_from_a_target_without_a_shell(tmp_path):
+def test_hardened_passes_net04_from_a_target_without_a_shell(docker_engine, tmp_path):
     stack_up("hardened")
     results, _ = run_suite(tmp_path, "hardened", "fixtures/stacks/hardened/policy.yml")
     assert results[NET04][0] == "passed"
@@ -137,8 +137,8 @@ def project(client, tmp_path_factory):
         app = run("app", BUSYBOX, "front", ["httpd", "-f", "-p", "8081", "-h", "/var/www"],
                   read_only=True, user="1001:1001")
         nets["back"].connect(app)
-        run("store", BUSYBOX, "back", ["httpd", "-f", "-p", "8082", "-h", "/var/www"],
-            read_only=True, user="1001:1001")
+        store = run("store", BUSYBOX, "back", ["httpd", "-f", "-p", "8082", "-h", "/var/www"],
+                    read_only=True, user="1001:1001")
         run("scratchpad", BUSYBOX, "front", ["sleep", "600"])  # root, writable rootfs
         path = tmp_path_factory.mktemp("policy") / "policy.yml"
         path.write_text(f"""stack: {name}
@@ -147,7 +147,7 @@ flows:
   deny: [{{from: edge, to: store, port: 8082}}]
   allow: [{{from: edge, to: app, port: 8081}}, {{from: app, to: store, port: 8082}}]
 """)
-        time.sleep(0.5)
+        wait_until(lambda: listening(app, 8081) and listening(store, 8082), what="app and store to listen")
         yield name, str(path)
     finally:
         for container in containers:
@@ -283,7 +283,7 @@ flows:
   allow: [{{from: api, to: db, port: 5432}}]
 database: {{service: db, engine: postgres, port: 5432}}
 """)
-        time.sleep(0.5)
+        wait_until(lambda: listening(containers[0], 5432), what="db on 5432")
         yield name, str(path)
     finally:
         for container in containers:

@@ -17,7 +17,7 @@ BUSYBOX = "passq-fixture/busybox:1.35"
 
 
 @pytest.fixture
-def bound_secret(tmp_path):
+def bound_secret(docker_engine, tmp_path):
     """run(owner) -> project: one service `app` as 1001:1001 with /run/secrets/token bound
     from a 0600 file owned by `owner`."""
     client = docker.from_env()

@@ -27,7 +27,7 @@ def engine(node: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def manager():
+def manager(docker_engine):
     done = subprocess.run([SWARM, "up"], capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, f"scripts/swarm up failed:\n{done.stdout}{done.stderr}"
     yield docker.APIClient(base_url=engine("pq-node1"), version="auto")

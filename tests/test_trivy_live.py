@@ -23,7 +23,7 @@ STAGING = ("backend", "db", "frontend")
 
 
 @pytest.fixture(scope="module")
-def staging():
+def staging(docker_engine):
     stack_up("passq-staging")
     return "passq-staging"
 
@@ -83,7 +83,7 @@ def test_each_report_defect(staging, cases, tmp_path, case, outcome, text):
         assert results[("IMG-03", service)]["outcome"] == "passed"
 
 
-def test_weak_stack_fails_where_it_has_no_report_or_a_forbidden_finding(tmp_path):
+def test_weak_stack_fails_where_it_has_no_report_or_a_forbidden_finding(docker_engine, tmp_path):
     stack_up("weak")
     _, results = audit(tmp_path, "weak", "--policy", "fixtures/stacks/weak/policy.yml")
     db, jobs = results[("IMG-02", "db")], results[("IMG-02", "jobs")]

@@ -17,7 +17,7 @@ BUSYBOX = "passq-fixture/busybox:1.35"
 
 
 @pytest.fixture(scope="module")
-def remapped():
+def remapped(docker_engine):
     """(engine host, project): `app` and `guest` run as 1001:1001 on a remapping engine."""
     with extra_engine("--userns-remap=default", images=(BUSYBOX,)) as host:
         client = docker.DockerClient(base_url=host)
