@@ -1,27 +1,33 @@
 """The pytest plugin: options, the one snapshot, parametrization, outcomes, the gate.
 
-Hooks and fixtures only; what a control decides lives in compliance/checks,
-what a control is lives in compliance/controls.
+Hooks only (the audit's fixtures are compliance/fixtures.py); what a control decides
+lives in compliance/checks, what a control is lives in compliance/controls.
+
+Installed, the plugin loads with every pytest run of the environment. Like pytest-html
+without --html it does nothing unless an audit is asked for: --stack, --static-only,
+--compose-file, or the ini setting `compliance_audit` (this repository's pytest.ini and
+the passq-compliance command's audit.ini). Otherwise it only adds its options and
+markers and steps aside: no policy is read, no report written, testinfra's `host` stays
+testinfra's, and none of its hooks or fixtures run.
 """
 
 import functools
 import itertools
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from pytest_metadata.plugin import metadata_key
 
-from compliance import controls, hosts, outcomes
+from compliance import controls, fixtures, hosts
 from compliance.audit import AUDIT, Audit
 from compliance.heap import Heap
+from compliance.items import CURRENT_TEST, FINDING, OWN, control_of, subject, subject_of
 from compliance.outcomes import ControlError, ControlFailed, Result
 from compliance.report import html, outputs, scrub, terminal
-from compliance.sources import declared as declared_source
 from compliance.sources import probes
 
-FINDING = pytest.StashKey[object]()
-CURRENT_TEST = pytest.StashKey[pytest.Item]()  # the test pytest runs now (pytest_runtest_setup)
 HTML_REPORT = pytest.StashKey[object]()  # pytest-html's report data, to title it at the end
 HEAP = pytest.StashKey[Heap]()
 PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--compose-file")
@@ -61,6 +67,9 @@ def pytest_addoption(parser):
     group.addoption("--scan", action="store_true",
                     help="where a trivy binary is on PATH, scan the running images into the "
                          "reports directory first (offline, its DB must be cached)")
+    parser.addini("compliance_audit", type="bool", default=False,
+                  help="run an audit without --stack, --static-only or --compose-file "
+                       "(the policy's stack)")
     parser.addini("compliance_policy", "default policy file", default="policies/passq.yml")
     parser.addini("compliance_require_full_catalog", type="bool", default=False,
                   help="fail collection unless every catalog control has a test")
@@ -69,18 +78,29 @@ def pytest_addoption(parser):
 @pytest.hookimpl(tryfirst=True)  # before junitxml and pytest-html read their paths
 def pytest_configure(config):
     _refuse_a_misread_rootdir(config)
-    outputs.configure(config)
     config.addinivalue_line("markers", "control(id): the catalog control this test evaluates")
     for severity in controls.SEVERITIES:
         config.addinivalue_line("markers", f"severity_{severity}: controls of severity {severity}")
     for area in sorted({c.area for c in controls.CATALOG.values()}):
         config.addinivalue_line("markers", f"area_{area}: controls of area {area.upper()}")
+    if not audit_asked(config):
+        config.pluginmanager.unregister(sys.modules[__name__])  # none of its hooks run
+        return
+    outputs.configure(config)
     config.stash[AUDIT] = Audit(config)
     config.stash[HEAP] = Heap()
     config.add_cleanup(config.stash[HEAP].release)  # the session's last clean-up (heap.py)
+    if not config.pluginmanager.is_registered(fixtures):
+        config.pluginmanager.register(fixtures, "passq-compliance-fixtures")
     # After testinfra's own plugin, so that `host` means a container of the audited stack.
     if not config.pluginmanager.is_registered(hosts):
         config.pluginmanager.register(hosts, "passq-compliance-hosts")
+
+
+def audit_asked(config) -> bool:
+    """Whether this run is an audit: an audit option, or the ini setting says so."""
+    return bool(config.getoption("stack") or config.getoption("static_only")
+                or config.getoption("compose_file") or config.getini("compliance_audit"))
 
 
 @pytest.hookimpl(trylast=True)
@@ -114,7 +134,6 @@ def _refuse_a_misread_rootdir(config) -> None:
 
 
 DESELECTED = pytest.StashKey[list]()
-OWN = pytest.StashKey[bool]()  # the team's own testinfra test (compliance/hosts.py)
 
 
 def pytest_generate_tests(metafunc):
@@ -212,7 +231,7 @@ def _deselect_unreachable(config, items) -> None:
     reasons, kept, dropped = Counter(), [], []
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        control = _control_of(item)
+        control = control_of(item)
         if static and control and (RUNNING_ONLY & names or control not in controls.DECLARED):
             reason = "--static-only: tests that need the running stack"
         elif static and "declared_service" in names:
@@ -236,7 +255,7 @@ def pytest_collection_finish(session):
     an error, not pytest's "no tests ran"."""
     config = session.config
     audit = config.stash[AUDIT]
-    audit.collected = sum(_control_of(item) is not None for item in session.items)
+    audit.collected = sum(control_of(item) is not None for item in session.items)
     audit.redact = audit.redact.protect(item.nodeid for item in session.items)  # names, never hidden
     if audit.candidates and not audit.collected and not config.getoption("collectonly"):
         chosen = [f"{flag} {value!r}" for flag, value in
@@ -251,131 +270,13 @@ def pytest_report_collectionfinish(config):
     return [f"passq-compliance: {line}" for line in config.stash.get(DESELECTED, [])]
 
 
-@pytest.fixture(scope="session")
-def declared_stack(pytestconfig):
-    """The declared services as Subjects (compliance.model.Stack), or None without --compose-file."""
-    return pytestconfig.stash[AUDIT].declared_stack()
-
-
-@pytest.fixture(scope="session")
-def secret_files(pytestconfig):
-    """SEC-03's facts about the secret files compose and the policy name (None: none named)."""
-    return pytestconfig.stash[AUDIT].secret_files()
-
-
-@pytest.fixture(scope="session")
-def policy(pytestconfig):
-    return pytestconfig.stash[AUDIT].policy
-
-
-@pytest.fixture(scope="session")
-def stack(pytestconfig):
-    """The subjects of the audit: the running stack, or under --static-only the declared one."""
-    return pytestconfig.stash[AUDIT].subjects()
-
-
-@pytest.fixture(scope="session")
-def live(request, pytestconfig, stack, policy):
-    """The live probes of this run (NET-04, NET-05, HRD-02's write probe): every kind a
-    selected test reads, their probe containers in one pool, started in the background at
-    first use (a swarm task's on its node's engine). Until the end SIGTERM interrupts like
-    Ctrl-C, so every probe container is removed."""
-    if pytestconfig.getoption("no_live"):
-        pytest.skip("live probes disabled (--no-live)")
-    audit = pytestconfig.stash[AUDIT]
-    runner = probes.ProbeRunner(audit.engine, pytestconfig.getoption("probe_image"), nodes=audit.nodes)
-    observed = probes.Live(runner, stack, policy, together=_live_kinds(request.session.items))
-    with probes.sigterm_interrupts():
-        observed.start()
-        try:
-            yield observed
-        finally:
-            observed.close()
-
-
-def _live_kinds(items) -> set[str]:
-    """The kinds of live observation (probes.KINDS) the session's selected tests read."""
-    kinds = set()
-    for item in items:
-        mark = item.get_closest_marker("control")
-        if mark and mark.args and "live" in getattr(item, "fixturenames", ()):
-            kinds.add(probes.PROBES_OF_CONTROL.get(mark.args[0]))
-    return kinds - {None}
-
-
-@pytest.fixture(scope="session")
-def vulnerability_reports(pytestconfig):
-    """The run's Trivy reports (compliance.scans.Reports), read once."""
-    return pytestconfig.stash[AUDIT].vulnerability_reports()
-
-
-@pytest.fixture
-def restarts(pytestconfig, container):
-    """What the container's process did during the run (stopped, started, ...), for HLT-02."""
-    return pytestconfig.stash[AUDIT].restarts(container)
-
-
-@pytest.fixture
-def service_policy(policy, container):
-    return policy.for_service(container.service)
-
-
-@pytest.fixture(autouse=True)
-def _junit_names_the_control(request):
-    """junit.xml names a compliance test by its control too (outputs.name_testcase)."""
-    control = _control_of(request.node)
-    if control is not None:
-        outputs.name_testcase(request, control)
-
-
-@pytest.fixture(scope="session")
-def verdict(pytestconfig):
-    """Report a check's Finding for the test being run: redacted, remembered for the
-    reports, then raised. One function for the whole session, since the test is the one
-    pytest runs (pytest_runtest_setup names it): no test pays for a fixture of its own."""
-    audit = pytestconfig.stash[AUDIT]
-
-    def report(finding):
-        __tracebackhide__ = True
-        item = pytestconfig.stash[CURRENT_TEST]
-        if _subject_of(item, declared=True):
-            finding = declared_source.spoken(finding)
-        finding = finding.redacted(audit.redact)
-        item.stash[FINDING] = finding
-        service, _ = _subject(item)
-        outcomes.verdict(finding, terminal.lead(_control_of(item),
-                                                audit.redact(service) if service else None))
-
-    return report
-
-
-def _subject_of(item, declared: bool | None = None):
-    """The Subject a compliance test judges (None for the stack); with `declared` only a
-    declared (True) or running (False) one."""
-    params = item.callspec.params if hasattr(item, "callspec") else {}
-    # host: the team's own check of a container
-    subject = params.get("container") or params.get("host") or params.get("declared_service")
-    if subject is None or (declared is not None and subject.declared != declared):
-        return None
-    return subject
-
-
-def _subject(item) -> tuple[str | None, str | None]:
-    """(service, container) a compliance test judges; (None, None) for the stack and no
-    container for a declared service."""
-    subject = _subject_of(item)
-    if subject is None:
-        return None, None
-    return subject.service, None if subject.declared else subject.name
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """The test being run is named for `verdict`. A container removed, recreated or
     reconfigured since the snapshot cannot be judged from it: its remaining controls are
     errors with the reason, never passes."""
     item.config.stash[CURRENT_TEST] = item
-    container = _subject_of(item, declared=False)
+    container = subject_of(item, declared=False)
     mark = item.get_closest_marker("control")
     if container is not None and mark is not None:
         if container.unavailable and not _judged_by_its_task(container, mark.args[0]):
@@ -392,26 +293,18 @@ def _judged_by_its_task(subject, control: str) -> bool:
     return control == "HLT-02" and bool(task) and task.get("State") != "running"
 
 
-def _control_of(item) -> str | None:
-    """The control an item evaluates: its marker's, OWN for the team's own check, or None."""
-    mark = item.get_closest_marker("control")
-    if mark is not None and mark.args:
-        return mark.args[0]
-    return controls.OWN.id if item.stash.get(OWN, False) else None
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
     if report.when != "call" and not report.failed and not report.skipped:
         return report
-    control = _control_of(item)
+    control = control_of(item)
     if control is None:
         return report
     if report.when == "teardown" and not report.failed:
         return report
     audit = item.config.stash[AUDIT]
-    service, container = _subject(item)
+    service, container = subject(item)
     finding = item.stash.get(FINDING, None)
     outcome = _outcome(report, call, own=control == controls.OWN.id)
     evidence = finding.evidence if finding else ""
@@ -423,8 +316,8 @@ def pytest_runtest_makereport(item, call):
         nodeid=report.nodeid, outcome=outcome, evidence=evidence, message=message,
         waiver=audit.waiver_for(item), duration_s=round(report.duration, 4),
         location=({"file": finding.location.file, "line": finding.location.line}
-                  if finding and finding.location else audit.location(_subject_of(item), control)),
-        node=getattr(_subject_of(item), "node", None) or None,
+                  if finding and finding.location else audit.location(subject_of(item), control)),
+        node=getattr(subject_of(item), "node", None) or None,
         remediation=finding.remediation if finding else "",
     )
     _finding_not_frames(item, call, report, finding)
@@ -466,8 +359,8 @@ def _finding_not_frames(item, call, report, finding) -> None:
     finding and is not the item's `repr_failure`: it reads as one, led by control and
     subject."""
     if finding is None and _reads_as_finding(item, call.excinfo):
-        service, _ = _subject(item)
-        report.longrepr = f"{terminal.lead(_control_of(item), service)}: {call.excinfo.value}"
+        service, _ = subject(item)
+        report.longrepr = f"{terminal.lead(control_of(item), service)}: {call.excinfo.value}"
 
 
 def _outcome(report, call, own: bool = False) -> str:
