@@ -294,10 +294,13 @@ def _file_entry(line: str) -> tuple[str, FileEntry] | None:
         return None
 
 
-def parse_view(output: str, view: str) -> dict[str, Inside]:
+def parse_view(output: str, view: str, by_pid_namespace: bool = False) -> dict[str, Inside]:
     """The engine host's answer (sources/inside.py's script) -> container id -> Inside.
     A container whose pid no longer belongs to it (no cgroup of that pid names it) is left
-    out."""
+    out. `by_pid_namespace`: the engine gives containers no cgroups (rootless Docker on
+    cgroup v1), so a container's processes are those sharing its main process's pid
+    namespace, and one whose main pid is in the viewer's own pid namespace is left out (its
+    pid now belongs to a host process, or it shares the host's: no process list is its)."""
     sections: dict[str, dict[str, list[str]]] = {}
     shared: dict[str, list[str]] = {}
     pids: dict[str, str] = {}
@@ -307,7 +310,8 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
             _, container_id, pid = [*line.split(), ""][:3]
             current, part = sections.setdefault(container_id, {}), None
             pids[container_id] = pid
-        elif line.startswith("@@") and line[2:] in ("files", "processes", "cgroups", "done"):
+        elif line.startswith("@@") and line[2:] in ("files", "processes", "cgroups", "pidns",
+                                                    "done"):
             current, part = shared, line[2:]
             shared.setdefault(part, [])
         elif line.startswith("@@") and current is not None and current is not shared:
@@ -321,6 +325,8 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
     comm = {pid: lines[0] for (pid, name), lines in _per_process(shared.get("processes", ())).items()
             if name == "comm" and lines}
     members = _members(_per_process(shared.get("cgroups", ())), set(sections))
+    if by_pid_namespace:
+        members = _pid_namespace_members(shared.get("pidns", ()), pids)
     found = {}
     for container_id, parts in sections.items():
         pid = pids[container_id]
@@ -357,6 +363,23 @@ def _members(files: dict[tuple[str, str], list[str]], container_ids: set[str]) -
             named = {part for line in lines for part in _CGROUP_PARTS.split(line)}
             for container_id in named & container_ids:
                 members.setdefault(container_id, set()).add(pid)
+    return members
+
+
+def _pid_namespace_members(lines, main_pids: Mapping[str, str]) -> dict[str, set[str]]:
+    """Container id -> the pids in its main process's pid namespace (`stat -L -c '%n %i'
+    /proc/<pid>/ns/pid` lines, the viewer's own first as `self <inode>`)."""
+    spaces: dict[str, str] = {}
+    for line in lines:
+        path, _, inode = line.rpartition(" ")
+        pid = "self" if path == "self" else path.split("/")[-3] if path.count("/") >= 3 else ""
+        if pid:
+            spaces[pid] = inode
+    members: dict[str, set[str]] = {}
+    for container_id, main in main_pids.items():
+        space = spaces.get(main)
+        if space is not None and space != spaces.get("self"):
+            members[container_id] = {p for p, s in spaces.items() if s == space and p != "self"}
     return members
 
 
