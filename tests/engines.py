@@ -251,6 +251,11 @@ def _unmount_below(root: Path) -> None:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+# What the fixture stacks run (scripts/build-fixture-images); weak's prepare builds weak-jobs.
+FIXTURE_IMAGES = ("passq-fixture/bookworm:12.1", "passq-fixture/busybox:1.35",
+                  "passq-fixture/busybox:latest", "passq-fixture/busybox:stable",
+                  "passq-fixture/busybox:1.30", "passq-fixture/noshell:1.35",
+                  "registry:5000/app:latest")
 # Podman 4.3 refuses a tmpfs's uid=/gid= options ("unknown mount option"); its own `U`
 # gives the tmpfs to the container's user, the same owner passq-staging asks for.
 PODMAN_TMPFS = {
@@ -339,6 +344,20 @@ def _settle(host: str, project: str) -> None:
         time.sleep(1)
 
 
+def leftovers(started: Started) -> list[str]:
+    """What a stopped engine left behind: its directory, namespace, mounts or processes."""
+    found = []
+    if Path(started.root).exists():
+        found.append(started.root)
+    if started.netns in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                       text=True).stdout.split():
+        found.append(f"netns {started.netns}")
+    found += [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+              if line.split()[1].startswith(f"{started.root}/")]
+    found += [f"pid {p}" for p in started.pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
+    return found
+
+
 @contextlib.contextmanager
 def extra_engine(*flags: str, images: tuple[str, ...] = (), kind: str = "dockerd") -> Iterator[str]:
     """An engine of `kind` started with `flags`; yields its `unix://` host. A dockerd gets no
@@ -367,7 +386,7 @@ def stopped_by_host(host: str) -> Started:
 def main(argv: list[str]) -> int:
     if len(argv) >= 2 and argv[0] == "start" and argv[1] in KINDS:
         try:
-            started = start(argv[1], images=tuple(argv[2:]))
+            started = start(argv[1], images=tuple(argv[2:]) or FIXTURE_IMAGES)
         except EngineUnavailable as exc:
             print(f"engine: {argv[1]} cannot run here: {exc}", file=sys.stderr)
             return 1

@@ -24,10 +24,12 @@ from compliance.outcomes import Finding, failed, not_applicable, passed, undecid
 HOST_NAMESPACE_MODES = ("PidMode", "IpcMode", "NetworkMode")
 # Podman's spellings of what compose asked for (docs/engines.md): `cap_drop: [ALL]` as the
 # list of default capabilities, `no-new-privileges` without `:true` and `:false` as no entry,
-# the default pid mode as "private", its own default options on every tmpfs and, on a
-# read-only container, tmpfs mounts of its own at /run and /var/tmp (`read_only_tmpfs`).
+# the default pid mode as "private", a pids limit of its own where none is declared, its own
+# default options on every tmpfs and, on a read-only container, tmpfs mounts of its own at
+# /run and /var/tmp (`read_only_tmpfs`).
 PODMAN_TMPFS_OPTIONS = frozenset({"nodev", "nosuid", "rprivate", "rw", "tmpcopyup"})
 PODMAN_READ_ONLY_TMPFS = ("/run", "/var/tmp")
+PODMAN_PIDS_LIMIT = 2048  # containers.conf's pids_limit, given to a container without one
 _HEALTH_FIELDS = (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
                   ("start_interval", "StartInterval"))
 
@@ -78,6 +80,8 @@ def settings(subject: Subject, declared: Subject) -> dict[str, str]:
     cpus = resources.cpus(hc.get("NanoCpus") or 0, hc.get("CpuQuota") or 0, hc.get("CpuPeriod") or 0)
     out["cpus"] = f"{round(cpus, 6):g}" if cpus else "none"
     pids = hc.get("PidsLimit")
+    if podman and pids == PODMAN_PIDS_LIMIT and not declared.host_config.get("PidsLimit"):
+        pids = None  # Podman's default where none is declared: what compose runs there
     out["pids_limit"] = str(int(pids)) if pids and int(pids) > 0 else "none"
     pid = hc.get("PidMode") or ""
     out["pid"] = _q("" if podman and pid == "private" else pid)
@@ -144,6 +148,8 @@ def _tmpfs(subject: Subject, declared: Subject | None = None, podman: bool = Fal
             moved = [p for p, o in mounts.items() if p not in written and o == options and options]
             if path not in mounts and len(moved) == 1:
                 mounts[path] = mounts.pop(moved[0])
+            elif path not in mounts and _kernel_tmpfs(subject, path):
+                mounts[path] = options  # the kernel shows the tmpfs; its options, nobody
 
     def one(path: str, options: str | None) -> str:
         if options is None:
@@ -151,6 +157,13 @@ def _tmpfs(subject: Subject, declared: Subject | None = None, podman: bool = Fal
         return f"{path}:{options}" if options else path
 
     return _list(one(path, options) for path, options in mounts.items())
+
+
+def _kernel_tmpfs(subject: Subject, path: str) -> bool:
+    """Whether the kernel's mount table of the main process has a tmpfs at `path` (Podman
+    4.3's inspect leaves out a tmpfs below its own /run, such as /var/run/postgresql)."""
+    mount = subject.inside.mount_at(path) if subject.inside else None
+    return mount is not None and mount.fstype == "tmpfs"
 
 
 def _network_mode(running: str, declared: Subject) -> str:
