@@ -157,6 +157,9 @@ def start(kind: str, *flags: str, images: tuple[str, ...] = ()) -> Started:
     subprocess.run(["ip", "netns", "add", netns], check=True, capture_output=True)
     inside = ["nsenter", f"--net=/var/run/netns/{netns}"]
     subprocess.run([*inside, "ip", "link", "set", "lo", "up"], check=True, capture_output=True)
+    if kind == "rootless":  # let the user publish ports below 1024 (weak's api: 842), here only
+        subprocess.run([*inside, "sysctl", "-qw", "net.ipv4.ip_unprivileged_port_start=0"],
+                       check=True, capture_output=True)
     argv, env, host = _command(kind, root, flags)
     pids = []
     with (root / "engine.log").open("wb") as log:
@@ -256,14 +259,27 @@ FIXTURE_IMAGES = ("passq-fixture/bookworm:12.1", "passq-fixture/busybox:1.35",
                   "passq-fixture/busybox:latest", "passq-fixture/busybox:stable",
                   "passq-fixture/busybox:1.30", "passq-fixture/noshell:1.35",
                   "registry:5000/app:latest")
-# Podman 4.3 refuses a tmpfs's uid=/gid= options ("unknown mount option"); its own `U`
-# gives the tmpfs to the container's user, the same owner passq-staging asks for.
-PODMAN_TMPFS = {
-    "passq-staging": {
-        "db": ["/tmp:mode=1777,size=16m", "/var/run/postgresql:U,mode=0700,size=8m"],
-        "frontend": ["/tmp:mode=1777,size=8m", "/var/cache/nginx:U,mode=0700,size=8m",
-                     "/var/run:U,mode=0755,size=1m"],
-    },
+# What each engine needs changed in a fixture stack to run it at all, as a compose override
+# (`!override` replaces a list, `!reset` drops a key); each is a verdict that may differ:
+OVERRIDES = {
+    # Podman 4.3 refuses a tmpfs's uid=/gid= options ("unknown mount option"); its own `U`
+    # gives the tmpfs to the container's user, the same owner passq-staging asks for.
+    ("podman", "passq-staging"): """services:
+  db:
+    tmpfs: !override ["/tmp:mode=1777,size=16m", "/var/run/postgresql:U,mode=0700,size=8m"]
+  frontend:
+    tmpfs: !override ["/tmp:mode=1777,size=8m", "/var/cache/nginx:U,mode=0700,size=8m",
+                      "/var/run:U,mode=0755,size=1m"]
+""",
+    # Rootless Docker cannot start a container in the host's pid or ipc namespace: its user
+    # namespace may not mount that namespace's /proc or /dev/mqueue ("mount proc: operation
+    # not permitted").
+    ("rootless", "weak"): """services:
+  monitor:
+    pid: !reset null
+  jobs:
+    ipc: !reset null
+""",
 }
 SETTLE_S = 120
 
@@ -273,7 +289,7 @@ def deploy(started: Started, name: str) -> Path:
     the engine's own (so the engine's secret files are its own); returns the copy's compose
     file, the declared configuration to audit. Each engine's difference is applied here:
     rootless Docker reads a bind mount's source as the user's mapped ids, so each secret
-    file goes to the host id its owner maps to; Podman 4.3 gets its tmpfs spelling."""
+    file goes to the host id its owner maps to; OVERRIDES change what an engine cannot run."""
     stacks = Path(started.root) / "fixtures" / "stacks"
     stacks.mkdir(parents=True, exist_ok=True)
     for part in (stacks.parent, stacks):
@@ -295,11 +311,9 @@ def deploy(started: Started, name: str) -> Path:
         _own_as_mapped(directory / "secrets")
     if (directory / "compose.drift.yml").exists():
         files.append(directory / "compose.drift.yml")
-    if started.kind == "podman" and name in PODMAN_TMPFS:
-        override = directory / "compose.podman.yml"
-        override.write_text("services:\n" + "".join(  # !override: replace, not append
-            f"  {service}:\n    tmpfs: !override {json.dumps(tmpfs)}\n"
-            for service, tmpfs in PODMAN_TMPFS[name].items()))
+    if (started.kind, name) in OVERRIDES:
+        override = directory / f"compose.{started.kind}.yml"
+        override.write_text(OVERRIDES[started.kind, name])
         files.append(override)
     compose = [str(ROOT / "scripts" / "compose"), "-p", name,
                *(arg for f in files for arg in ("-f", str(f)))]
