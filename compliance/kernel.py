@@ -240,6 +240,9 @@ class Inside:
     programs: Mapping[str, bool] | None  # asked-for path inside -> whether it exists
     # asked-for path -> the same path with the container's symlinks resolved
     resolved: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # the namespaces ("ipc", "uts") the main process shares with the engine host's view, by
+    # /proc/<pid>/ns/ (Podman 4.3's inspect says IpcMode=shareable for ipc: host); None unread
+    host_namespaces: frozenset[str] | None = None
 
     def source(self, file: str) -> str:
         """Where a kernel fact came from, as evidence names it."""
@@ -311,7 +314,7 @@ def parse_view(output: str, view: str, by_pid_namespace: bool = False) -> dict[s
             current, part = sections.setdefault(container_id, {}), None
             pids[container_id] = pid
         elif line.startswith("@@") and line[2:] in ("files", "processes", "cgroups", "pidns",
-                                                    "done"):
+                                                    "namespaces", "done"):
             current, part = shared, line[2:]
             shared.setdefault(part, [])
         elif line.startswith("@@") and current is not None and current is not shared:
@@ -327,6 +330,7 @@ def parse_view(output: str, view: str, by_pid_namespace: bool = False) -> dict[s
     members = _members(_per_process(shared.get("cgroups", ())), set(sections))
     if by_pid_namespace:
         members = _pid_namespace_members(shared.get("pidns", ()), pids)
+    namespaces = _namespaces(shared.get("namespaces", ()))
     found = {}
     for container_id, parts in sections.items():
         pid = pids[container_id]
@@ -346,7 +350,8 @@ def parse_view(output: str, view: str, by_pid_namespace: bool = False) -> dict[s
                     if line[:1] in ("+", "-")}
         resolved = dict(line.split("\t", 1) for line in parts.get("resolved", ()) if "\t" in line)
         found[container_id] = Inside(view, status, mounts, secrets, processes,
-                                     programs if rooted else None, MappingProxyType(resolved))
+                                     programs if rooted else None, MappingProxyType(resolved),
+                                     _shared(namespaces, pid))
     return found
 
 
@@ -364,6 +369,24 @@ def _members(files: dict[tuple[str, str], list[str]], container_ids: set[str]) -
             for container_id in named & container_ids:
                 members.setdefault(container_id, set()).add(pid)
     return members
+
+
+def _namespaces(lines) -> dict[str, dict[str, str]]:
+    """`<pid|self> <kind> <inode|->` lines -> pid -> kind -> inode (read ones only)."""
+    found: dict[str, dict[str, str]] = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[2].isdigit():
+            found.setdefault(parts[0], {})[parts[1]] = parts[2]
+    return found
+
+
+def _shared(namespaces: Mapping[str, Mapping[str, str]], pid: str) -> frozenset[str] | None:
+    """The namespaces `pid` shares with the viewer; None where either side went unread."""
+    own, viewer = namespaces.get(pid), namespaces.get("self")
+    if not own or not viewer or set(own) != set(viewer):
+        return None
+    return frozenset(kind for kind, inode in own.items() if viewer[kind] == inode)
 
 
 def _pid_namespace_members(lines, main_pids: Mapping[str, str]) -> dict[str, set[str]]:

@@ -121,8 +121,9 @@ def _command(kind: str, root: Path, flags: tuple[str, ...]) -> tuple[list[str], 
                  str(root / "exec"), "--pidfile", str(root / "pid"), "-H", host], env, host)
     if kind == "podman":
         host = f"unix://{root}/podman.sock"
-        # runc may not raise a container's limits above this process's (no CAP_SYS_RESOURCE
-        # here), and Podman asks for 1048576 open files by default: ask for what we hold.
+        # runc may not raise a container's limits above its own (no CAP_SYS_RESOURCE here),
+        # and Podman asks for 1048576 open files and 4194304 processes by default while it
+        # lowers its own process limit to 32768: ask for what the service holds.
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         (root / "containers.conf").write_text(
             f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc=32768:32768"]\n'

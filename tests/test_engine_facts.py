@@ -9,7 +9,7 @@ import json
 import pytest
 
 from compliance import kernel
-from compliance.checks import declared, network, resources, users
+from compliance.checks import declared, hardening, network, resources, users
 from compliance.model import EngineFacts
 from compliance.policy import ServicePolicy
 from compliance.sources.engine import Engine, product
@@ -114,3 +114,26 @@ def test_podmans_spellings_of_compose_settings_are_no_drift():
     different = {k for k, v in declared.settings(on_docker, asked).items()
                  if v != declared.settings(asked, asked)[k]}
     assert different == {"cap_drop", "security_opt", "pid", "pids_limit", "tmpfs"}
+
+
+def test_a_host_ipc_namespace_the_inspect_data_hides_is_the_kernels_to_say():
+    """Podman 4.3 reports IpcMode=shareable for a container started with ipc: host."""
+    answer = "\n".join([
+        "@@container aaa 10", "@@container bbb 20", "@@files",
+        *(f"/proc/{p}/status:{k}:\t0\t0\t0\t0" for p in (10, 20) for k in ("Uid", "Gid")),
+        "@@processes", "/proc/10/comm:sh", "/proc/20/comm:sh",
+        "@@cgroups", "/proc/10/cgroup:0::/libpod_parent/libpod-aaa",
+        "/proc/20/cgroup:0::/libpod_parent/libpod-bbb",
+        "@@namespaces", "self ipc 4026531839", "self uts 4026531838",
+        "10 ipc 4026531839", "10 uts 4026532700", "20 ipc 4026532801", "20 uts 4026532802",
+        "@@done"])
+    seen = kernel.parse_view(answer, "engine host (test)")
+    assert (seen["aaa"].host_namespaces, seen["bbb"].host_namespaces) == ({"ipc"}, frozenset())
+    ok = recorded("HRD-04", "pass-default-caps.json")
+    attrs = {**ok.attrs, "HostConfig": {**ok.attrs["HostConfig"], "IpcMode": "shareable"}}
+    shared = dataclasses.replace(ok, attrs=attrs, engine=PODMAN, inside=seen["aaa"])
+    found = hardening.no_host_privileges(shared, ServicePolicy())
+    assert found.outcome == "failed" and "should not share the host's IPC namespace" in found.message
+    assert 'HostConfig.IpcMode="shareable"' in found.evidence and "ns/{ipc}" in found.evidence
+    own = dataclasses.replace(shared, inside=seen["bbb"])
+    assert hardening.no_host_privileges(own, ServicePolicy()).outcome == "passed"

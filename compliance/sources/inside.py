@@ -88,6 +88,11 @@ grep -Hs "" "$proc"/[0-9]*/cgroup
 echo "@@pidns"
 stat -L -c 'self %i' "$proc/$$/ns/pid" 2>/dev/null
 stat -L -c '%n %i' "$proc"/[0-9]*/ns/pid 2>/dev/null
+echo "@@namespaces"
+for pid in self $pids; do
+  [ "$pid" = self ] && d=$proc/$$ || d=$proc/$pid
+  for ns in ipc uts; do printf '%s %s ' "$pid" "$ns"; stat -L -c %i "$d/ns/$ns" 2>/dev/null || echo -; done
+done
 echo "@@done"
 """
 
