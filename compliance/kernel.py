@@ -240,6 +240,9 @@ class Inside:
     programs: Mapping[str, bool] | None  # asked-for path inside -> whether it exists
     # asked-for path -> the same path with the container's symlinks resolved
     resolved: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # the namespaces ("ipc", "uts") the main process shares with the engine host's view, by
+    # /proc/<pid>/ns/ (Podman 4.3's inspect says IpcMode=shareable for ipc: host); None unread
+    host_namespaces: frozenset[str] | None = None
 
     def source(self, file: str) -> str:
         """Where a kernel fact came from, as evidence names it."""
@@ -294,10 +297,13 @@ def _file_entry(line: str) -> tuple[str, FileEntry] | None:
         return None
 
 
-def parse_view(output: str, view: str) -> dict[str, Inside]:
+def parse_view(output: str, view: str, by_pid_namespace: bool = False) -> dict[str, Inside]:
     """The engine host's answer (sources/inside.py's script) -> container id -> Inside.
     A container whose pid no longer belongs to it (no cgroup of that pid names it) is left
-    out."""
+    out. `by_pid_namespace`: the engine gives containers no cgroups (rootless Docker on
+    cgroup v1), so a container's processes are those sharing its main process's pid
+    namespace, and one whose main pid is in the viewer's own pid namespace is left out (its
+    pid now belongs to a host process, or it shares the host's: no process list is its)."""
     sections: dict[str, dict[str, list[str]]] = {}
     shared: dict[str, list[str]] = {}
     pids: dict[str, str] = {}
@@ -307,7 +313,8 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
             _, container_id, pid = [*line.split(), ""][:3]
             current, part = sections.setdefault(container_id, {}), None
             pids[container_id] = pid
-        elif line.startswith("@@") and line[2:] in ("files", "processes", "cgroups", "done"):
+        elif line.startswith("@@") and line[2:] in ("files", "processes", "cgroups", "pidns",
+                                                    "namespaces", "done"):
             current, part = shared, line[2:]
             shared.setdefault(part, [])
         elif line.startswith("@@") and current is not None and current is not shared:
@@ -321,6 +328,9 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
     comm = {pid: lines[0] for (pid, name), lines in _per_process(shared.get("processes", ())).items()
             if name == "comm" and lines}
     members = _members(_per_process(shared.get("cgroups", ())), set(sections))
+    if by_pid_namespace:
+        members = _pid_namespace_members(shared.get("pidns", ()), pids)
+    namespaces = _namespaces(shared.get("namespaces", ()))
     found = {}
     for container_id, parts in sections.items():
         pid = pids[container_id]
@@ -340,7 +350,8 @@ def parse_view(output: str, view: str) -> dict[str, Inside]:
                     if line[:1] in ("+", "-")}
         resolved = dict(line.split("\t", 1) for line in parts.get("resolved", ()) if "\t" in line)
         found[container_id] = Inside(view, status, mounts, secrets, processes,
-                                     programs if rooted else None, MappingProxyType(resolved))
+                                     programs if rooted else None, MappingProxyType(resolved),
+                                     _shared(namespaces, pid))
     return found
 
 
@@ -357,6 +368,41 @@ def _members(files: dict[tuple[str, str], list[str]], container_ids: set[str]) -
             named = {part for line in lines for part in _CGROUP_PARTS.split(line)}
             for container_id in named & container_ids:
                 members.setdefault(container_id, set()).add(pid)
+    return members
+
+
+def _namespaces(lines) -> dict[str, dict[str, str]]:
+    """`<pid|self> <kind> <inode|->` lines -> pid -> kind -> inode (read ones only)."""
+    found: dict[str, dict[str, str]] = {}
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 3 and parts[2].isdigit():
+            found.setdefault(parts[0], {})[parts[1]] = parts[2]
+    return found
+
+
+def _shared(namespaces: Mapping[str, Mapping[str, str]], pid: str) -> frozenset[str] | None:
+    """The namespaces `pid` shares with the viewer; None where either side went unread."""
+    own, viewer = namespaces.get(pid), namespaces.get("self")
+    if not own or not viewer or set(own) != set(viewer):
+        return None
+    return frozenset(kind for kind, inode in own.items() if viewer[kind] == inode)
+
+
+def _pid_namespace_members(lines, main_pids: Mapping[str, str]) -> dict[str, set[str]]:
+    """Container id -> the pids in its main process's pid namespace (`stat -L -c '%n %i'
+    /proc/<pid>/ns/pid` lines, the viewer's own first as `self <inode>`)."""
+    spaces: dict[str, str] = {}
+    for line in lines:
+        path, _, inode = line.rpartition(" ")
+        pid = "self" if path == "self" else path.split("/")[-3] if path.count("/") >= 3 else ""
+        if pid:
+            spaces[pid] = inode
+    members: dict[str, set[str]] = {}
+    for container_id, main in main_pids.items():
+        space = spaces.get(main)
+        if space is not None and space != spaces.get("self"):
+            members[container_id] = {p for p, s in spaces.items() if s == space and p != "self"}
     return members
 
 

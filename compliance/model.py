@@ -62,6 +62,36 @@ def first_written(origin: Mapping, keys, otherwise: Location | None) -> Location
     return next((origin[k] for k in keys if k in origin), otherwise)
 
 
+@dataclass(frozen=True)
+class EngineFacts:
+    """What kind of engine runs a container, where that changes a verdict's meaning
+    (docs/engines.md): its name for the evidence ("Podman 4.3.1", "rootless Docker
+    20.10.24"), whether it runs rootless (uid 0 inside is the user's own uid outside),
+    whether it puts containers in cgroups of their own (without, the limits it records are
+    enforced by nothing; None where `docker info` did not say) and the name of its default
+    network (Docker's `bridge`, Podman's `podman`)."""
+
+    product: str  # "Docker" or "Podman"
+    version: str
+    rootless: bool = False
+    cgroups: bool | None = True
+
+    @property
+    def name(self) -> str:
+        return f"{'rootless ' if self.rootless else ''}{self.product} {self.version}"
+
+    @property
+    def podman(self) -> bool:
+        return self.product == "Podman"
+
+    @property
+    def default_network(self) -> str:
+        return "podman" if self.podman else "bridge"
+
+    def __str__(self) -> str:
+        return self.name
+
+
 @dataclass(frozen=True, repr=False)
 class Subject:
     """The settings of one container or declared service, taken once."""
@@ -79,6 +109,8 @@ class Subject:
     # the engine's `docker info` SecurityOptions (`name=no-new-privileges`, `name=seccomp,...`);
     # None where no engine is known (a declared service)
     engine_security: tuple[str, ...] | None = ()
+    # the engine that runs it (Podman, rootless Docker); None where no engine is known
+    engine: EngineFacts | None = None
     # the engine's clock when the snapshot was taken (`docker info` SystemTime), to tell how
     # long the container had been up (State.StartedAt is the engine's clock too)
     engine_time: str = ""

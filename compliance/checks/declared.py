@@ -15,12 +15,21 @@ never compared or shown.
 from collections.abc import Mapping
 
 from compliance.checks import network, resources
+from compliance.checks.confinement import DEFAULT_CAPABILITIES
 from compliance.checks.facts import tmpfs_mounts
 from compliance.checks.hardening import NNP, capability, no_new_privileges_setting, security_option
 from compliance.model import Stack, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 
 HOST_NAMESPACE_MODES = ("PidMode", "IpcMode", "NetworkMode")
+# Podman's spellings of what compose asked for (docs/engines.md): `cap_drop: [ALL]` as the
+# list of default capabilities, `no-new-privileges` without `:true` and `:false` as no entry,
+# the default pid mode as "private", a pids limit of its own where none is declared, its own
+# default options on every tmpfs and, on a read-only container, tmpfs mounts of its own at
+# /run and /var/tmp (`read_only_tmpfs`).
+PODMAN_TMPFS_OPTIONS = frozenset({"nodev", "nosuid", "rprivate", "rw", "tmpcopyup"})
+PODMAN_READ_ONLY_TMPFS = ("/run", "/var/tmp")
+PODMAN_PIDS_LIMIT = 2048  # containers.conf's pids_limit, given to a container without one
 _HEALTH_FIELDS = (("interval", "Interval"), ("timeout", "Timeout"), ("start_period", "StartPeriod"),
                   ("start_interval", "StartInterval"))
 
@@ -59,16 +68,23 @@ def settings(subject: Subject, declared: Subject) -> dict[str, str]:
         out["user"] = _q(config.get("User") or "")
     out["read_only"] = _bool(hc.get("ReadonlyRootfs"))
     out["privileged"] = _bool(hc.get("Privileged"))
-    out["security_opt"] = _list(_security_opts(hc, declared))
+    podman = subject.engine is not None and subject.engine.podman
+    out["security_opt"] = _list(_security_opts(hc, declared, podman))
     out["cap_add"] = _list(capability(c) for c in hc.get("CapAdd") or ())
-    out["cap_drop"] = _list(capability(c) for c in hc.get("CapDrop") or ())
-    out["tmpfs"] = _tmpfs(subject)
+    dropped = {capability(c) for c in hc.get("CapDrop") or ()}
+    if podman and dropped >= DEFAULT_CAPABILITIES:
+        dropped = {"ALL", *(dropped - DEFAULT_CAPABILITIES)}
+    out["cap_drop"] = _list(dropped)
+    out["tmpfs"] = _tmpfs(subject, declared, podman)
     out["memory"] = resources.size(hc["Memory"]) if hc.get("Memory") else "none"
     cpus = resources.cpus(hc.get("NanoCpus") or 0, hc.get("CpuQuota") or 0, hc.get("CpuPeriod") or 0)
     out["cpus"] = f"{round(cpus, 6):g}" if cpus else "none"
     pids = hc.get("PidsLimit")
+    if podman and pids == PODMAN_PIDS_LIMIT and not declared.host_config.get("PidsLimit"):
+        pids = None  # Podman's default where none is declared: what compose runs there
     out["pids_limit"] = str(int(pids)) if pids and int(pids) > 0 else "none"
-    out["pid"] = _q(hc.get("PidMode") or "")
+    pid = hc.get("PidMode") or ""
+    out["pid"] = _q("" if podman and pid == "private" else pid)
     if declared.host_config.get("IpcMode"):
         out["ipc"] = _q(hc.get("IpcMode") or "")
     if not declared.networks and declared.host_config.get("NetworkMode"):  # `network_mode:`
@@ -106,25 +122,53 @@ def _security_opt(option) -> str:
     return f"{key}:{value}" if value else key
 
 
-def _security_opts(hc: Mapping, declared: Subject) -> set[str]:
+def _security_opts(hc: Mapping, declared: Subject, podman: bool = False) -> set[str]:
     """The security options; the engine adds `label=disable` to a container that shares a
     host namespace, so that one is no drift unless declared."""
     options = {_security_opt(o) for o in hc.get("SecurityOpt") or ()}
     written = {_security_opt(o) for o in declared.host_config.get("SecurityOpt") or ()}
+    if podman and not any(o.split(":")[0] == NNP for o in options):
+        options |= {f"{NNP}:false"} & written  # Podman records no `no-new-privileges:false`
     if "label:disable" not in written and "host" in (hc.get(k) for k in HOST_NAMESPACE_MODES):
         options.discard("label:disable")
     return options
 
 
-def _tmpfs(subject: Subject) -> str:
-    """Every tmpfs mount (`tmpfs:` and `volumes:` of type tmpfs), options sorted."""
+def _tmpfs(subject: Subject, declared: Subject | None = None, podman: bool = False) -> str:
+    """Every tmpfs mount (`tmpfs:` and `volumes:` of type tmpfs), options sorted; without
+    Podman's own additions where it runs the container."""
+    added = PODMAN_TMPFS_OPTIONS if podman else frozenset()
+
+    def spelled(options: str | None) -> str | None:
+        return None if options is None else ",".join(
+            sorted(o for o in options.split(",") if o and o not in added))
+
+    mounts = {p: spelled(o) for p, o in tmpfs_mounts(subject.attrs).items()}
+    if podman and declared is not None:
+        written = {p: spelled(o) for p, o in tmpfs_mounts(declared.attrs).items()}
+        if subject.host_config.get("ReadonlyRootfs"):
+            mounts = {p: o for p, o in mounts.items()
+                      if p in written or p not in PODMAN_READ_ONLY_TMPFS or o}
+        for path, options in written.items():  # Podman mounts where a symlink leads (/var/run: /run)
+            moved = [p for p, o in mounts.items() if p not in written and o == options and options]
+            if path not in mounts and len(moved) == 1:
+                mounts[path] = mounts.pop(moved[0])
+            elif path not in mounts and _kernel_tmpfs(subject, path):
+                mounts[path] = options  # the kernel shows the tmpfs; its options, nobody
+
     def one(path: str, options: str | None) -> str:
         if options is None:
             return f"{path}:(mount)"
-        options = ",".join(sorted(o for o in options.split(",") if o))
         return f"{path}:{options}" if options else path
 
-    return _list(one(path, options) for path, options in tmpfs_mounts(subject.attrs).items())
+    return _list(one(path, options) for path, options in mounts.items())
+
+
+def _kernel_tmpfs(subject: Subject, path: str) -> bool:
+    """Whether the kernel's mount table of the main process has a tmpfs at `path` (Podman
+    4.3's inspect leaves out a tmpfs below its own /run, such as /var/run/postgresql)."""
+    mount = subject.inside.mount_at(path) if subject.inside else None
+    return mount is not None and mount.fstype == "tmpfs"
 
 
 def _network_mode(running: str, declared: Subject) -> str:

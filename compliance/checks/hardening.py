@@ -7,6 +7,7 @@ devices) in host_paths.py, HRD-08 (the processes) in processes.py.
 import posixpath
 
 from compliance.checks.facts import decided, lookup, mounts, shown, tmpfs_mounts
+from compliance.kernel import Inside
 from compliance.model import SWARM_TASK, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import ServicePolicy
@@ -188,12 +189,18 @@ def _capabilities(attrs, allowed) -> Finding:
     return passed(evidence)
 
 
-def _host_namespaces(attrs) -> Finding:
+def _host_namespaces(attrs, inside: Inside | None = None) -> Finding:
     """PID, IPC, UTS, user or network namespace shared with the host (`container:<id>` is
-    not the host)."""
+    not the host); the kernel's word too where the engine host was looked at, since an
+    engine may misreport a mode (Podman 4.3 says IpcMode=shareable for ipc: host)."""
     modes = {key: lookup(attrs, f"HostConfig.{key}") for key in HOST_NAMESPACES}
     evidence = ", ".join(shown(f"HostConfig.{key}", value) for key, value in modes.items())
-    shared = [key for key, value in modes.items() if value == "host"]
+    kernel = {"ipc": "IpcMode", "uts": "UTSMode"}
+    by_kernel = {kernel[k] for k in (inside.host_namespaces or ()) if k in kernel} if inside else set()
+    if by_kernel - {k for k, v in modes.items() if v == "host"}:
+        evidence += (f"; kernel: /proc/<pid>/ns/{{{','.join(sorted(inside.host_namespaces))}}} "
+                     f"are the host's ({inside.view})")
+    shared = [key for key, value in modes.items() if value == "host" or key in by_kernel]
     if shared:
         names = ", ".join(HOST_NAMESPACES[k] for k in shared)
         return failed(f"should not share the host's {names} namespace", evidence)
@@ -237,4 +244,5 @@ def no_host_privileges(container: Subject, policy: ServicePolicy) -> Finding:
     attrs = container.attrs
     return worst([_boolean(attrs, "HostConfig.Privileged", False, "should not run privileged"),
                   _capabilities(attrs, policy.cap_add_allowed),
-                  _host_namespaces(attrs), _cgroup_parent(attrs), _docker_socket(attrs)])
+                  _host_namespaces(attrs, container.inside), _cgroup_parent(attrs),
+                  _docker_socket(attrs)])

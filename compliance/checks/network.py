@@ -76,8 +76,10 @@ def allowed_networks_only(container: Subject, policy: ServicePolicy) -> Finding:
     with every container started without a network), whatever the policy lists."""
     mode = network_mode(container.attrs)
     # "default" is the bridge only for a container on no other network: a swarm task on
-    # overlays keeps NetworkMode "default"
-    if mode == DEFAULT_BRIDGE or DEFAULT_BRIDGE in container.networks or (
+    # overlays keeps NetworkMode "default". Podman's default network is `podman`, and its
+    # NetworkMode is "bridge" for every bridge network (docs/engines.md).
+    default = container.engine.default_network if container.engine else DEFAULT_BRIDGE
+    if mode == default or default in container.networks or (
             mode == "default" and not container.networks):
         return failed("should not join the engine's default bridge network",
                       f"{shown('HostConfig.NetworkMode', mode)}, "

@@ -1,8 +1,12 @@
 """Resource checks: hard limits on memory, CPU and processes, a bounded restart policy (RES-01..04).
 
 A missing limit, and the engine's spellings of "unlimited" (0, -1, null),
-fail; a limit above the policy's maximum fails too.
+fail; a limit above the policy's maximum fails too. So does a limit the engine
+records but cannot apply: rootless Docker on a cgroup v1 host runs every
+container without cgroups of its own (docs/engines.md).
 """
+
+import functools
 
 from compliance.checks.facts import decided, lookup, shown
 from compliance.model import Subject
@@ -33,6 +37,24 @@ def _within(evidence: str, amount: float, maximum: float | None, spelled, what: 
     return passed(f"{evidence}, {limit}")
 
 
+def enforced(check):
+    """RES-01..03 read the limits the engine recorded; an engine that runs containers without
+    cgroups of their own applies none of them, so a recorded limit is no limit there."""
+
+    @functools.wraps(check)
+    def judged(container: Subject, policy: ServicePolicy) -> Finding:
+        finding = check(container, policy)
+        engine = container.engine
+        if finding.outcome == "passed" and engine is not None and engine.cgroups is False:
+            return failed(f"should have its limit enforced: {engine} runs containers without "
+                          "cgroups of their own, so no limit it records is applied",
+                          f"{finding.evidence}; engine {engine}: docker info CgroupDriver=none")
+        return finding
+
+    return judged
+
+
+@enforced
 @decided
 def memory_limit(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-01: a memory limit is set and at most the policy's `memory_max`."""
@@ -53,6 +75,7 @@ def cpus(nano_cpus: int, quota: int, period: int) -> float | None:
     return None
 
 
+@enforced
 @decided
 def cpu_limit(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-02: a hard CPU limit is set and at most the policy's `cpus_max`. CpuShares is a
@@ -72,6 +95,7 @@ def cpu_limit(container: Subject, policy: ServicePolicy) -> Finding:
     return _within(f"{evidence} ({limit:g} CPUs)", limit, policy.cpus_max, "{:g} CPUs".format, "CPU")
 
 
+@enforced
 @decided
 def pids_limit(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-03: a PIDs limit is set (null, 0 and -1 all mean unlimited), and at most the

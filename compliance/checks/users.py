@@ -1,5 +1,6 @@
 """User checks: who the container's processes run as (USR-01)."""
 
+from compliance.kernel import Ids
 from compliance.model import Subject
 from compliance.outcomes import Finding, failed, passed, undecided
 from compliance.policy import ServicePolicy
@@ -19,15 +20,16 @@ def non_root(container: Subject, policy: ServicePolicy) -> Finding:
     configured = f"Config.User={user!r}"
     if container.declared:
         return _declared(user, policy)
-    if configured_root(user):
-        return failed("should run as a non-root user", configured)
     real = container.process
+    if configured_root(user):  # root in name: a failure whatever the host's number for it
+        shown = configured if real is None else _ids(configured, real, container)
+        return failed("should run as a non-root user", shown)
     if real is None:
         if not container.state.get("Running"):
             return undecided("the container is not running, so its real uid cannot be read",
                              configured)
         return undecided("the real uid of the main process could not be read", configured)
-    evidence = f"{configured}, main process uid:gid={real.shown()}"
+    evidence = _ids(configured, real, container)
     root = real.root_uids()
     if root:
         said = "uid 0" if "real" in root else (
@@ -41,6 +43,15 @@ def non_root(container: Subject, policy: ServicePolicy) -> Finding:
     if policy.user != "non-root" and str(real) != policy.user:
         return failed(f"should run as {policy.user} as the policy requires", evidence)
     return passed(evidence)
+
+
+def _ids(configured: str, real: Ids, container: Subject) -> str:
+    """The evidence of the real ids, with the host's numbers and the engine that maps them
+    where a user namespace does (rootless Docker: uid 0 inside is the user's own uid)."""
+    evidence = f"{configured}, main process uid:gid={real.shown()}"
+    if container.engine is not None and (real.host is not None or container.engine.rootless):
+        evidence += f"; engine {container.engine}"
+    return evidence
 
 
 def _declared(user: str, policy: ServicePolicy) -> Finding:

@@ -28,7 +28,7 @@ from compliance.layers import SetidFile
 from compliance.model import Stack, Subject, freeze
 from compliance.processes import Process
 from compliance.sources import inside as inside_view
-from compliance.sources.engine import Engine
+from compliance.sources.engine import ROOTLESS, Engine
 from compliance.sources.inside import HostView
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -106,9 +106,11 @@ def subjects(engine: Engine, container_ids, project: str, networks: Mapping,
                           strict=True))
     info = engine.info()
     engine_security = tuple(info.get("SecurityOptions") or ())
+    facts = engine.facts(info)
     host = view_of(engine)
     views = host.look([inside_view.target(attrs, images[attrs["Image"]].inspect)
-                       for attrs in inspected], str(proc), resolve) if host else {}
+                       for attrs in inspected], str(proc), resolve,
+                      by_pid_namespace=facts.cgroups is False) if host else {}
     by_service: dict[str, int] = {}
     for attrs in inspected:
         service = _service(attrs, project)
@@ -122,7 +124,8 @@ def subjects(engine: Engine, container_ids, project: str, networks: Mapping,
         running = seen.processes if seen else None
         if not _holds_main_process(attrs, running) or ids is None:
             top_ids, running = _top(engine, attrs)
-            ids = ids or (None if USERNS in engine_security else top_ids)
+            # `docker top` numbers ids as the host does: wrong inside a user namespace
+            ids = ids or (None if {USERNS, ROOTLESS} & set(engine_security) else top_ids)
         containers.append(Subject(
             service=service,
             name=attrs["Name"].lstrip("/"),
@@ -136,6 +139,7 @@ def subjects(engine: Engine, container_ids, project: str, networks: Mapping,
             test_id=_test_id(attrs, service, by_service[service]),
             inside=seen,
             engine_security=engine_security,
+            engine=facts,
             engine_time=info.get("SystemTime") or "",
             processes=running,
             image_history=images[attrs["Image"]].history,

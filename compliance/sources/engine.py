@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import docker
 import requests
 
+from compliance.model import EngineFacts
+
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 TIMEOUT_S = 15
 POOL_SIZE = 16
@@ -29,6 +31,7 @@ class Engine:
     host: str
     version: str
     calls: "CallCounter" = field(repr=False)
+    product: str = "Docker"  # "Podman" where `docker version` names a Podman component
 
     @property
     def is_local(self) -> bool:
@@ -42,6 +45,26 @@ class Engine:
             return self.api.info()
         except (docker.errors.DockerException, requests.RequestException):
             return {}
+
+
+    def facts(self, info: dict) -> EngineFacts:
+        """What kind of engine this is, from its version and its `docker info` (`info`): rootless
+        where SecurityOptions hold `name=rootless`, without cgroups where CgroupDriver is
+        `none` (rootless Docker on a cgroup v1 host: every limit it records is ignored)."""
+        rootless = ROOTLESS in (info.get("SecurityOptions") or ())
+        driver = info.get("CgroupDriver")
+        return EngineFacts(self.product, self.version, rootless,
+                           cgroups=None if driver is None else driver != "none")
+
+
+ROOTLESS = "name=rootless"
+
+
+def product(version: dict) -> str:
+    """The engine's product from `docker version`: Podman lists a component named
+    "Podman Engine" (Docker's is "Engine")."""
+    names = [c.get("Name") or "" for c in version.get("Components") or ()]
+    return "Podman" if any(n.startswith("Podman") for n in names) else "Docker"
 
 
 class CallCounter:
@@ -78,10 +101,11 @@ def connect(docker_host: str | None = None) -> Engine:
         api.trust_env = host.startswith("tcp://")
         calls = CallCounter()
         api.send = calls.wrap(api.send)
-        version = api.version()["Version"]
+        answer = api.version()
     except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
         raise EngineError(f"Docker engine at {host} is unreachable: {_reason(exc)}") from None
-    return Engine(api=api, host=host, version=version, calls=calls)
+    return Engine(api=api, host=host, version=answer["Version"], calls=calls,
+                  product=product(answer))
 
 
 _OS_ERROR = re.compile(r"\[Errno \d+\] ([^'\")]+)|\w+Error\(\d+, '([^']+)'\)")
