@@ -23,7 +23,7 @@ PODMAN = Expected(
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory):
+def stacks(docker_engine, tmp_path_factory):
     yield from audited_stacks("podman", tmp_path_factory)
 
 

@@ -28,7 +28,7 @@ ROOTLESS = Expected(
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory):
+def stacks(docker_engine, tmp_path_factory):
     yield from audited_stacks("rootless", tmp_path_factory)
 
 
