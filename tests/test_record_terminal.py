@@ -29,15 +29,19 @@ def config(pytester, monkeypatch):
 
 
 def test_each_evaluated_control_in_catalog_order_with_its_outcomes_by_count(config):
+    failed, error = result("USR-01", "failed", "db"), result("HRD-01", "error", "web")
     lines = summary(config, make_record([
-        result("USR-01", "failed", "db"), result("IMG-01", "passed", "web"),
+        failed, result("IMG-01", "passed", "web"),
         result("IMG-01", "passed", "db"), result("USR-01", "waived", "web"),
-        result("HLT-01", "skipped", "web"), result("HRD-01", "error", "web"),
+        result("HLT-01", "skipped", "web"), error,
     ], passed=False, fail_on="high"))
     assert lines[0].strip("-").strip() == "passq-compliance"
     assert lines[1:3] == [f"judged: stack {STACK}",
                           "reports: reports/compliance.html, compliance.json, compliance.sarif, junit.xml"]
-    assert lines[3:] == [
+    # every failure and error whole, one line each (pytest's short summary cuts them)
+    assert lines[3:5] == [terminal.finding(failed), terminal.finding(error)]
+    assert lines[3].startswith("USR-01 db: should")
+    assert lines[5:] == [
         HEADER,
         f"IMG-01       2      -      -       -     -  {title('IMG-01')}",
         f"USR-01       -      1      1       -     -  {title('USR-01')}",
