@@ -23,6 +23,7 @@ class Expected:
 
     passes: dict = field(default_factory=dict)  # fails on Docker, passes on this engine
     fails: dict = field(default_factory=dict)  # passes on Docker, fails on this engine
+    errors: dict = field(default_factory=dict)  # fails on Docker, undecided on this engine
     staging_fails: dict = field(default_factory=dict)
 
 
@@ -61,10 +62,10 @@ def check_staging(run: Run, expected: Expected) -> None:
 
 
 def check_weak(run: Run, expected: Expected) -> None:
-    want = (readme_failures() - set(expected.passes)) | set(expected.fails)
+    want = (readme_failures() - set(expected.passes) - set(expected.errors)) | set(expected.fails)
     failed = run.where("failed")
     unexpected = [(r["control"], r["service"], r["evidence"]) for r in run.results
                   if r["outcome"] == "failed" and (r["control"], r["service"]) not in want]
     assert failed == want, f"unexpected: {unexpected}, missing: {sorted(want - failed, key=str)}"
     # jobs has exited, on every engine
-    assert run.where("error") == {("USR-01", "jobs"), ("HRD-08", "jobs")}
+    assert run.where("error") == {("USR-01", "jobs"), ("HRD-08", "jobs"), *expected.errors}

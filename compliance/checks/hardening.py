@@ -8,7 +8,7 @@ import posixpath
 
 from compliance.checks.facts import decided, lookup, mounts, shown, tmpfs_mounts
 from compliance.kernel import Inside
-from compliance.model import SWARM_TASK, Subject
+from compliance.model import SWARM_TASK, EngineFacts, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import ServicePolicy
 
@@ -189,13 +189,20 @@ def _capabilities(attrs, allowed) -> Finding:
     return passed(evidence)
 
 
-def _host_namespaces(attrs, inside: Inside | None = None) -> Finding:
+def _host_namespaces(attrs, inside: Inside | None = None, engine: EngineFacts | None = None) -> Finding:
     """PID, IPC, UTS, user or network namespace shared with the host (`container:<id>` is
     not the host); the kernel's word too where the engine host was looked at, since an
-    engine may misreport a mode (Podman 4.3 says IpcMode=shareable for ipc: host)."""
+    engine may misreport a mode (Podman 4.3 says IpcMode=shareable for ipc: host). Where
+    it may have and the kernel's word is missing (the container is not running), the IPC
+    namespace is undecided, never passed."""
     modes = {key: lookup(attrs, f"HostConfig.{key}") for key in HOST_NAMESPACES}
     evidence = ", ".join(shown(f"HostConfig.{key}", value) for key, value in modes.items())
     kernel = {"ipc": "IpcMode", "uts": "UTSMode"}
+    read = inside is not None and inside.host_namespaces is not None
+    if engine is not None and engine.podman and modes["IpcMode"] == "shareable" and not read:
+        return undecided(f"cannot tell whether the container shares the host's IPC namespace: "
+                         f"{engine.name} reports IpcMode=shareable for ipc: host too, and the "
+                         "kernel's namespaces can be read only while the container runs", evidence)
     by_kernel = {kernel[k] for k in (inside.host_namespaces or ()) if k in kernel} if inside else set()
     if by_kernel - {k for k, v in modes.items() if v == "host"}:
         evidence += (f"; kernel: /proc/<pid>/ns/{{{','.join(sorted(inside.host_namespaces))}}} "
@@ -244,5 +251,5 @@ def no_host_privileges(container: Subject, policy: ServicePolicy) -> Finding:
     attrs = container.attrs
     return worst([_boolean(attrs, "HostConfig.Privileged", False, "should not run privileged"),
                   _capabilities(attrs, policy.cap_add_allowed),
-                  _host_namespaces(attrs, container.inside), _cgroup_parent(attrs),
+                  _host_namespaces(attrs, container.inside, container.engine), _cgroup_parent(attrs),
                   _docker_socket(attrs)])
