@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance import __version__, controls, report, scans, waivers, yamlfile
+from compliance import __version__, controls, report, scans, sources, waivers, yamlfile
 from compliance.checks.facts import mounts
 from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
@@ -20,11 +20,8 @@ from compliance.record import AuditRecord
 from compliance.redact import SECRETS_DIR, Redactor, candidates, file_secrets, stack_names
 from compliance.report import views
 from compliance.scans import Scans
-from compliance.sources import compose, compose_files, engine, inside, secret_files, swarm, trivy
+from compliance.sources import compose_files, probes, secret_files, trivy
 from compliance.sources import declared as declared_source
-from compliance.sources.changes import Watch
-from compliance.sources.probes.runner import ProbeRunner
-from compliance.sources.probes.view import ProbedHost
 
 WAIVER = pytest.StashKey[dict]()
 AUDIT = pytest.StashKey["Audit"]()  # the run's one Audit, in config.stash
@@ -41,7 +38,7 @@ class Audit:
         self._policy = None
         self._engine = None
         self._stack = None
-        self._watch: Watch | None = None
+        self._watch = None  # the engine's events since the snapshot (sources.changes.Watch)
         self._declared = None  # the compose model of --compose-file, once loaded
         self._declared_stack = None  # its services as Subjects
         self._policy_warnings = []  # the default policy's services these compose files lack
@@ -88,12 +85,12 @@ class Audit:
             self.failure = (f"no stack to audit: pass --stack NAME or set `stack:` in "
                             f"{self.policy_path}")
             return None
-        try:
-            self._engine = engine.connect(self.option("docker_host"))
+        try:  # the engine's sources load here, at the first connect (compliance/sources)
+            self._engine = sources.engine.connect(self.option("docker_host"))
             # Opened before the snapshot, so no change after it goes unnoticed.
-            self._watch = Watch(self._engine, self.stack_name)
+            self._watch = sources.changes.Watch(self._engine, self.stack_name)
             self._stack = self._take(policy)
-        except (engine.EngineError, compose.InventoryError) as exc:
+        except (sources.engine.EngineError, sources.compose.InventoryError) as exc:
             self.failure = f"stack {self.stack_name!r}: {exc}"
             self.close()
             return None
@@ -108,22 +105,22 @@ class Audit:
         resolve = policy.all_writable_paths()
         if not self.option("swarm"):
             try:
-                return compose.take(self._engine, self.stack_name, resolve=resolve,
-                                    view_of=self._host_view)
-            except compose.InventoryError:
-                if not swarm.is_manager(self._engine):
+                return sources.compose.take(self._engine, self.stack_name, resolve=resolve,
+                                            view_of=self._host_view)
+            except sources.compose.InventoryError:
+                if not sources.swarm.is_manager(self._engine):
                     raise
-        stack, self.nodes = swarm.take(self._engine, self.stack_name, self.node_engines(policy),
-                                       resolve=resolve, view_of=self._host_view)
+        stack, self.nodes = sources.swarm.take(self._engine, self.stack_name, self.node_engines(policy),
+                                               resolve=resolve, view_of=self._host_view)
         return stack
 
     def _host_view(self, engine):
         """How the containers of `engine` are looked at from their host: testinfra's
         local:// or ssh:// host, else (a tcp:// engine) a probe container in the host's PID
         namespace, unless probes are off (--no-live): then there is no view."""
-        found = inside.engine_host(engine)
+        found = sources.inside.engine_host(engine)
         if found is None and not self.option("no_live"):
-            found = ProbedHost(ProbeRunner(engine, self.option("probe_image")))
+            found = probes.ProbedHost(probes.ProbeRunner(engine, self.option("probe_image")))
         return found
 
     def node_engines(self, policy) -> dict[str, str]:

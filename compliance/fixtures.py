@@ -8,7 +8,7 @@ import pytest
 from compliance import outcomes
 from compliance.audit import AUDIT
 from compliance.items import CURRENT_TEST, FINDING, control_of, subject, subject_of
-from compliance.report import outputs, terminal
+from compliance.report import terminal
 from compliance.sources import declared as declared_source
 from compliance.sources import probes
 
@@ -80,14 +80,6 @@ def restarts(pytestconfig, container):
 @pytest.fixture
 def service_policy(policy, container):
     return policy.for_service(container.service)
-
-
-@pytest.fixture(autouse=True)
-def _junit_names_the_control(request):
-    """junit.xml names a compliance test by its control too (outputs.name_testcase)."""
-    control = control_of(request.node)
-    if control is not None:
-        outputs.name_testcase(request, control)
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ import os
 import pytest
 import testinfra
 
+from compliance import sources
 from compliance.audit import AUDIT
-from compliance.sources import inside
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def engine_host(pytestconfig):
     """The engine's host as a testinfra host: `local://` for a local socket, `ssh://` when
     the engine is reached over ssh; skipped for a tcp:// engine, which offers none."""
     engine = pytestconfig.stash[AUDIT].engine
-    seen = inside.engine_host(engine) if engine else None
+    seen = sources.inside.engine_host(engine) if engine else None
     if seen is None:
         pytest.skip(f"no view of the engine's host: {engine.host if engine else 'no engine'}")
     return seen.host

@@ -272,10 +272,14 @@ def pytest_report_collectionfinish(config):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """The test being run is named for `verdict`. A container removed, recreated or
-    reconfigured since the snapshot cannot be judged from it: its remaining controls are
-    errors with the reason, never passes."""
+    """The test being run is named for `verdict`, and in junit.xml by its control too
+    (outputs.name_testcase). A container removed, recreated or reconfigured since the
+    snapshot cannot be judged from it: its remaining controls are errors with the reason,
+    never passes."""
     item.config.stash[CURRENT_TEST] = item
+    control = control_of(item)
+    if control is not None:
+        outputs.name_testcase(item, control)
     container = subject_of(item, declared=False)
     mark = item.get_closest_marker("control")
     if container is not None and mark is not None:

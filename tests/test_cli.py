@@ -172,3 +172,18 @@ def test_an_internal_error_is_no_successful_run_in_any_report(tmp_path):
     assert sarif["runs"][0]["invocations"][0]["executionSuccessful"] is False
     suite = ElementTree.parse(report_dir / "junit.xml").getroot().find("testsuite")
     assert suite.find("testcase[@name='passq-compliance']/error").text == document["failure"]
+
+
+def test_a_static_run_loads_no_engine_client_and_no_plugin_it_does_not_use(tmp_path):
+    """The pull-request gate never contacts an engine: it imports neither the docker SDK nor
+    requests, and loads neither testinfra's pytest plugin nor hypothesis's (issue 24)."""
+    (tmp_path / "loaded.py").write_text(
+        "import os, sys\n\n\ndef pytest_unconfigure(config):\n"
+        "    with open(os.environ['LOADED'], 'w') as out:\n"
+        "        out.write(' '.join(sorted(sys.modules)))\n")
+    done = command(*STATIC, "-p", "loaded", report_dir=tmp_path / "reports", PYTHONPATH=str(tmp_path),
+                   LOADED=str(tmp_path / "modules"))
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED and not errors(done), done.stdout[-3000:]
+    loaded = set((tmp_path / "modules").read_text().split())
+    assert "compliance.plugin" in loaded and "pytest_html" in loaded
+    assert not {"docker", "requests", "testinfra.plugin", "_hypothesis_pytestplugin"} & loaded

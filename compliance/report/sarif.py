@@ -12,6 +12,7 @@ control unproven, are tool execution notifications; unused and stale waivers
 are configuration notifications.
 """
 
+import functools
 import hashlib
 import os
 import re
@@ -152,7 +153,14 @@ def _declaring_file(meta) -> str | None:
 def uri(path: str) -> str:
     """A file as a URI reference relative to the folder the suite runs in (`../x.yml` when
     outside it), so a code-scanning upload finds it in the checkout."""
-    return Path(os.path.relpath(Path(path).resolve(), Path.cwd().resolve())).as_posix()
+    return _relative(path, os.getcwd())
+
+
+@functools.lru_cache(maxsize=64)
+def _relative(path: str, cwd: str) -> str:
+    """Once per file: the failed results point into the same few compose files, and
+    resolving a path is several system calls (benchmarks/README.md, the static gate)."""
+    return Path(os.path.relpath(Path(path).resolve(), Path(cwd).resolve())).as_posix()
 
 
 def _utc(timestamp: float | None) -> str:

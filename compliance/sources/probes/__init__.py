@@ -23,8 +23,17 @@ parse.py (what it printed), plan.py (snapshot + policy -> what to try), runner.p
 view.py (the engine host's view through a probe).
 """
 
-from compliance.sources.probes.live import KINDS, PROBES_OF_CONTROL, Live
-from compliance.sources.probes.runner import OWNER_LABEL, PROBE_IMAGE, ProbeRunner, sigterm_interrupts
+import importlib
 
-__all__ = ["KINDS", "OWNER_LABEL", "PROBES_OF_CONTROL", "PROBE_IMAGE", "Live", "ProbeRunner",
-           "sigterm_interrupts"]
+PROBE_IMAGE = "passq-fixture/busybox:1.35"  # the --probe-image default
+# What the package offers, by module. They run containers through the docker SDK, so they
+# are imported on first use (`probes.Live`): a static run reads PROBE_IMAGE only.
+EXPORTS = {"KINDS": "live", "PROBES_OF_CONTROL": "live", "Live": "live", "OWNER_LABEL": "runner",
+           "ProbeRunner": "runner", "sigterm_interrupts": "runner", "ProbedHost": "view"}
+__all__ = ["PROBE_IMAGE", *EXPORTS]
+
+
+def __getattr__(name):
+    if name in EXPORTS:
+        return getattr(importlib.import_module(f"{__name__}.{EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

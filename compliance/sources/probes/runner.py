@@ -26,8 +26,8 @@ import requests
 from compliance.observations import ProbeError
 from compliance.sources.compose import PROBE_LABEL
 from compliance.sources.engine import Engine
+from compliance.sources.probes import PROBE_IMAGE
 
-PROBE_IMAGE = "passq-fixture/busybox:1.35"
 OWNER_LABEL = f"{PROBE_LABEL}.owner"  # "<hostname>:<pid>" of the run that started it
 WORKERS = 8  # probe containers at once
 CONNECT_TIMEOUT_S = 1  # one try of a TCP connect (nc -w); each connect is tried twice (scripts.py)
