@@ -14,7 +14,6 @@ import pytest
 
 from compliance import __version__, controls, report, scans, sources, waivers, yamlfile
 from compliance.checks.facts import mounts
-from compliance.outcomes import ControlFailed
 from compliance.policy import PolicyError, load
 from compliance.record import AuditRecord
 from compliance.redact import SECRETS_DIR, Redactor, candidates, file_secrets, stack_names
@@ -23,7 +22,6 @@ from compliance.scans import Scans
 from compliance.sources import compose_files, probes, secret_files, trivy
 from compliance.sources import declared as declared_source
 
-WAIVER = pytest.StashKey[dict]()
 AUDIT = pytest.StashKey["Audit"]()  # the run's one Audit, in config.stash
 MAX_SECRETS_DIR_FILES = 256  # files of the policy's secrets directory the redactor reads
 
@@ -48,6 +46,7 @@ class Audit:
         self.redact = Redactor()
         self.candidates = 0  # compliance tests collected, before any deselection (the plugin's)
         self.collected = 0  # compliance tests in this session (set by the plugin)
+        self.other_failures = 0  # failed reports outside the compliance results (the plugin's)
         self.passed: bool | None = None  # the gate's verdict, set at session finish
         self.concluded: AuditRecord | None = None  # the frozen record, once the run ended
 
@@ -273,13 +272,10 @@ class Audit:
         """The date waivers are judged on: the run's start, in UTC."""
         return datetime.fromtimestamp(self.started, UTC).date()
 
-    @property
-    def waivers(self) -> waivers.WaiverFile | None:
-        """The validated waiver file, or None when --waivers is not given.
-
-        A broken waiver file stops the run before any check, as a usage error:
-        a typo must not turn an approved exception into a failure or the reverse.
-        """
+    def load_waivers(self) -> None:
+        """Read and validate the waiver file (--waivers), once; at collection, so a broken
+        one stops the run before any check, as a usage error: a typo must not turn an
+        approved exception into a failure or the reverse."""
         path = self.option("waivers")
         if path and self._waivers is None:
             try:
@@ -287,32 +283,6 @@ class Audit:
             except waivers.WaiverError as exc:
                 self.failure = str(exc)
                 raise pytest.UsageError(self.failure) from None
-        return self._waivers
-
-    def apply_waiver(self, item, control) -> None:
-        """Mark a waived (control, service) as an expected failure.
-
-        Only a ControlFailed may satisfy the xfail, so an error is never waived;
-        strict, so a waived control that passes shows up as a stale waiver.
-        An expired waiver is remembered (the failure says it expired) but not applied.
-        """
-        waiver_file = self.waivers
-        if waiver_file is None:
-            return
-        params = item.callspec.params if hasattr(item, "callspec") else {}
-        subject = params.get("container") or params.get("declared_service")
-        service = subject.service if subject is not None else None
-        waiver = waiver_file.match(control.id, service, self.today)
-        if waiver is None:
-            return
-        expired = waiver.expired(self.today)
-        item.stash[WAIVER] = waiver.record("expired" if expired else "applied")
-        if not expired:
-            item.add_marker(pytest.mark.xfail(strict=True, raises=ControlFailed,
-                                              reason=waiver.xfail_reason()))
-
-    def waiver_for(self, item) -> dict | None:
-        return item.stash.get(WAIVER, None)
 
     def unused_waivers(self) -> list[dict]:
         return waivers.unused(self._waivers, self.results, self.today)
@@ -328,9 +298,12 @@ class Audit:
             return False
         return bool(self.collected or self.results or self.failure)
 
-    def record(self, result):
-        """Keep one evaluation's result, its waiver settled; returns what was kept."""
-        result = waivers.settle(result)
+    def record(self, result, service: str | None):
+        """Keep one evaluation's result, its waiver settled (it waives a failure of the
+        control for `service`, the subject's own name); returns what was kept."""
+        self.load_waivers()
+        waiver = self._waivers.match(result.control, service, self.today) if self._waivers else None
+        result = waivers.settle(result, waiver, self.today)
         self.results.append(result)
         return result
 
@@ -341,25 +314,20 @@ class Audit:
             r.outcome == "failed"
             and controls.SEVERITIES.index(controls.describe(r.control).severity) >= threshold)]
 
-    def failed_count(self) -> int:
-        """Compliance results pytest counted as failed: failures, errors, and the
-        strict XPASS of a stale waiver (the control passed; see `gate`)."""
-        return sum(r.outcome in ("failed", "error") or waivers.is_stale(r) for r in self.results)
-
     def gate(self, session) -> bool:
         """Whether the run may go green (interface.md, "Exit status").
 
         It may only when compliance results exist, the audit's inputs loaded,
         pytest finished normally (not interrupted, not stopped by -x/--maxfail),
-        nothing outside the compliance results failed, and no result blocks.
+        nothing outside the compliance results failed (`other_failures`, counted by the
+        plugin), and no result blocks.
         A stale waiver does not block: its control passed, which is what the
         gate asks; every report shows the waiver as stale so it gets removed.
         """
         finished = session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
         stopped = session.shouldfail or session.shouldstop
-        other_failures = session.testsfailed - self.failed_count()
         return bool(self.results and self.failure is None and finished and not stopped
-                    and other_failures <= 0 and not self.blocking_results())
+                    and not self.other_failures and not self.blocking_results())
 
     def conclude(self, session) -> AuditRecord:
         """The run's frozen record, built once at session finish: every report renders it."""

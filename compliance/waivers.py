@@ -7,7 +7,7 @@ approved nor drop an approved exception: an unknown key, a missing reason,
 approver or expiry date, a bad date or an unknown control ID is an error
 naming the file, line and key.
 
-A waiver only ever turns a real failure into `waived` (see Audit.apply_waiver):
+A waiver only ever turns a real failure into `waived` (`settle`, as each result is recorded):
 an error is never waived, an expired waiver does not apply, and a waiver whose
 control now passes is stale and reported as such.
 """
@@ -60,9 +60,6 @@ class Waiver:
         """A waiver is valid through its expiry date and expired the day after."""
         return today > self.expires
 
-    def xfail_reason(self) -> str:
-        return f"waived until {self.expires} by {self.approved_by}: {self.reason}"
-
     def record(self, status: str) -> dict:
         """The waiver as a result carries it (compliance.json's `waiver`)."""
         return {"control": self.control, "service": self.service, "reason": self.reason,
@@ -89,23 +86,23 @@ def load(path: str | Path) -> WaiverFile:
     return WaiverFile(source.path, source.sha256, _Reader(source).waivers(source.data))
 
 
-def settle(result):
-    """The result with its waiver's final status, now that the outcome is known.
+def settle(result, waiver: Waiver | None, today: date):
+    """The result under its waiver (the file's match for its control and service).
 
-    At collection a matching waiver is `applied` or `expired`; only the outcome
-    tells whether an applied waiver waived a failure, or the control passed
-    (the waiver is stale), or the evaluation errored or was skipped (a waiver
-    never covers those). A failure under an expired waiver says so.
+    A valid waiver turns a failure into `waived` (status `applied`); where the control
+    passed it is `stale`, and an error or a skip it never covers (`ignored`). An expired
+    waiver waives nothing (`expired`), and a failure under it says so.
     """
-    waiver = result.waiver
-    if not waiver:
+    if waiver is None:
         return result
-    if waiver["status"] == "expired":
+    if waiver.expired(today):
+        expired = replace(result, waiver=waiver.record("expired"))
         if result.outcome != "failed":
-            return result
-        return replace(result, message=f"{result.message} (waiver expired on {waiver['expires']})".strip())
-    status = {"waived": "applied", "passed": "stale"}.get(result.outcome, "ignored")
-    return replace(result, waiver={**waiver, "status": status})
+            return expired
+        return replace(expired, message=f"{result.message} (waiver expired on {waiver.expires})".strip())
+    if result.outcome == "failed":
+        return replace(result, outcome="waived", waiver=waiver.record("applied"))
+    return replace(result, waiver=waiver.record("stale" if result.outcome == "passed" else "ignored"))
 
 
 def is_stale(result) -> bool:

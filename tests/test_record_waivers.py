@@ -18,8 +18,8 @@ WAIVERS = """\
 - {control: RES-03, service: cache, reason: no such service, approved_by: a@x, expires: 2099-01-31}
 - {control: HRD-06, service: web, reason: fixed since, approved_by: a@x, expires: 2099-01-31}
 """
-# Each evaluation's outcome as pytest reports it: a waived failure is pytest's xfail.
-OUTCOMES = {("USR-01", "db"): "waived", ("USR-01", "web"): "passed", ("HRD-01", "web"): "failed",
+# Each evaluation's outcome as its check found it, before any waiver.
+OUTCOMES = {("USR-01", "db"): "failed", ("USR-01", "web"): "passed", ("HRD-01", "web"): "failed",
             ("HRD-01", "db"): "error", ("HRD-06", "web"): "passed"}
 
 
@@ -30,12 +30,10 @@ def loaded(tmp_path) -> waivers.WaiverFile:
 
 
 def recorded(waiver_file, control, service, outcome):
-    """The result as the plugin records it: the matching waiver as collection attached it,
-    then settled by the outcome."""
-    waiver = waiver_file.match(control, service, TODAY)
-    attached = waiver.record("expired" if waiver.expired(TODAY) else "applied") if waiver else None
+    """The result as the plugin records it: settled under the file's matching waiver."""
     failed = {"message": "should hold"} if outcome == "failed" else {}
-    return waivers.settle(result(control, outcome, service, waiver=attached, **failed))
+    return waivers.settle(result(control, outcome, service, **failed),
+                          waiver_file.match(control, service, TODAY), TODAY)
 
 
 def test_each_waiver_is_applied_expired_stale_ignored_or_unused_in_the_reports(tmp_path):
@@ -81,19 +79,24 @@ STATIC_CHECKS = """
 """
 
 
-def test_a_static_audit_applies_the_waiver_file_without_an_engine(pytester, monkeypatch):
-    """The plugin's own path (collection attaches, pytest's xfail waives, the result settles),
-    on a compose file instead of a stack; the engine is out of reach on purpose."""
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/passq-static.sock")
+def static_audit(pytester, checks: str):
+    """A static audit of a two-service compose file with the waiver file; the engine is
+    out of reach on purpose."""
     pytester.makefile(".yml", policy="stack: shop\n", waivers=WAIVERS, compose=textwrap.dedent("""\
         services:
           web: {image: "busybox:1.35", user: "1000:1000"}
           db: {image: "busybox:1.35"}
     """))
-    pytester.makepyfile(test_compliance=textwrap.dedent(STATIC_CHECKS))
-    outcome = pytester.runpytest(*PLUGIN_ARGS, "--policy", "policy.yml", "--static-only",
-                                 "--compose-file", "compose.yml", "--waivers", "waivers.yml",
-                                 "--report-dir", "reports")
+    pytester.makepyfile(test_compliance=textwrap.dedent(checks))
+    return pytester.runpytest(*PLUGIN_ARGS, "--policy", "policy.yml", "--static-only",
+                              "--compose-file", "compose.yml", "--waivers", "waivers.yml",
+                              "--report-dir", "reports")
+
+
+def test_a_static_audit_applies_the_waiver_file_without_an_engine(pytester, monkeypatch):
+    """The plugin's own path (each result settled under its waiver as it is recorded)."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/passq-static.sock")
+    outcome = static_audit(pytester, STATIC_CHECKS)
     document = json.loads((pytester.path / "reports" / "compliance.json").read_text())
     statuses = {(r["control"], r["service"]): (r["outcome"], r["waiver"] and r["waiver"]["status"])
                 for r in document["results"]}
@@ -103,3 +106,16 @@ def test_a_static_audit_applies_the_waiver_file_without_an_engine(pytester, monk
     assert outcome.ret == 1 and document["gate"]["passed"] is False
     assert {w["control"] for w in document["waivers"]["unused"]} == {"HRD-01", "RES-03", "HRD-06"}
     outcome.stdout.fnmatch_lines(["unused waiver HRD-01 for every service (waivers.yml:2): expired on *"])
+
+
+def test_an_xfail_marker_is_no_waiver(pytester, monkeypatch):
+    """Only the waiver file waives (approver, expiry): an xfail-marked compliance test would
+    accept a failure nobody signed off, so the run stops before any check, saying so."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/passq-static.sock")
+    marked = '@pytest.mark.xfail(reason="later")\n    @pytest.mark.control("HRD-01")'
+    outcome = static_audit(pytester, STATIC_CHECKS.replace('@pytest.mark.control("HRD-01")', marked))
+    assert outcome.ret == 4
+    document = json.loads((pytester.path / "reports" / "compliance.json").read_text())
+    assert "is not xfail-marked" in document["failure"] and document["results"] == []
+    outcome.stderr.fnmatch_lines(["ERROR: *test_no_new_privileges*: a compliance test is not "
+                                  "xfail-marked: waive a failure in the waiver file*"])

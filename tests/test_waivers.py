@@ -89,22 +89,29 @@ def test_a_waiver_is_valid_through_its_expiry_date(tmp_path):
     assert waiver.expired(date(2027, 2, 1))
 
 
-def _result(outcome, status="applied"):
-    waiver = {"control": "USR-01", "service": None, "reason": "r", "approved_by": "a",
-              "expires": "2027-01-31", "status": status}
-    return Result("USR-01", "web", "p-web-1", "t::x[web]", outcome, "uid=0", "should", waiver)
+WAIVER = waivers.Waiver("USR-01", None, "r", "a", date(2027, 1, 31), line=1)
 
 
-@pytest.mark.parametrize(("outcome", "status"), [
-    ("waived", "applied"), ("passed", "stale"), ("error", "ignored"), ("skipped", "ignored")])
-def test_settle_names_what_the_waiver_did(outcome, status):
-    assert waivers.settle(_result(outcome)).waiver["status"] == status
+def _result(outcome):
+    return Result("USR-01", "web", "p-web-1", "t::x[web]", outcome, "uid=0", "should")
+
+
+@pytest.mark.parametrize(("outcome", "settled", "status"), [
+    ("failed", "waived", "applied"), ("passed", "passed", "stale"), ("error", "error", "ignored"),
+    ("skipped", "skipped", "ignored")])
+def test_settle_names_what_the_waiver_did(outcome, settled, status):
+    result = waivers.settle(_result(outcome), WAIVER, date(2027, 1, 31))
+    assert (result.outcome, result.waiver["status"]) == (settled, status)
 
 
 def test_a_failure_under_an_expired_waiver_says_it_expired():
-    settled = waivers.settle(_result("failed", "expired"))
-    assert settled.waiver["status"] == "expired"
+    settled = waivers.settle(_result("failed"), WAIVER, date(2027, 2, 1))
+    assert (settled.outcome, settled.waiver["status"]) == ("failed", "expired")
     assert settled.message == "should (waiver expired on 2027-01-31)"
+
+
+def test_no_waiver_leaves_the_result_as_it_is():
+    assert waivers.settle(_result("failed"), None, date(2027, 1, 31)) == _result("failed")
 
 
 # -- through the plugin -------------------------------------------------------

@@ -124,11 +124,8 @@ def _result(result, ids, subject: str, declaring: str | None) -> dict:
 
 
 def _suppression(result) -> dict:
-    """A waived finding's: the waiver file's reason, approver and expiry (a plain xfail
-    marker, which has no waiver, gives its own reason)."""
+    """A waived finding's: the waiver file's reason, approver and expiry."""
     waiver = result.waiver
-    if waiver is None:
-        return {"kind": "inSource", "status": "accepted", "justification": result.message}
     return {"kind": "external", "status": "accepted", "justification": waiver["reason"],
             "properties": {"approved_by": waiver["approved_by"], "expires": waiver["expires"]}}
 
