@@ -3,11 +3,9 @@ the finding its check reported. Shared by the plugin's hooks and the audit's fix
 
 import pytest
 
-from compliance import controls
-
 FINDING = pytest.StashKey[object]()  # the Finding a test's check reported (verdict)
 CURRENT_TEST = pytest.StashKey[pytest.Item]()  # the test pytest runs now (pytest_runtest_setup)
-OWN = pytest.StashKey[bool]()  # the team's own testinfra test (compliance/hosts.py)
+CONTROL = pytest.StashKey[str]()  # the control a compliance test evaluates, set at collection
 
 
 def subject_of(item, declared: bool | None = None):
@@ -31,8 +29,6 @@ def subject(item) -> tuple[str | None, str | None]:
 
 
 def control_of(item) -> str | None:
-    """The control an item evaluates: its marker's, OWN for the team's own check, or None."""
-    mark = item.get_closest_marker("control")
-    if mark is not None and mark.args:
-        return mark.args[0]
-    return controls.OWN.id if item.stash.get(OWN, False) else None
+    """The control an item evaluates (its marker's, or OWN for the team's own check of a
+    container), as collection found it; None for any other test."""
+    return item.stash.get(CONTROL, None)

@@ -20,7 +20,7 @@ from pytest_metadata.plugin import metadata_key
 from compliance import controls
 from compliance.audit import AUDIT, Audit
 from compliance.heap import Heap
-from compliance.items import CURRENT_TEST, FINDING, OWN, control_of, subject, subject_of
+from compliance.items import CONTROL, CURRENT_TEST, FINDING, control_of, subject, subject_of
 from compliance.outcomes import ControlError, ControlFailed, Result, undecided, verdict
 from compliance.report import html, outputs, scrub, terminal
 
@@ -96,7 +96,7 @@ class AuditRun:
             marks = list(item.iter_markers("control"))
             names = set(getattr(item, "fixturenames", ()))
             if not marks and "host" in names:  # the team's own check of every container
-                item.stash[OWN] = True
+                item.stash[CONTROL] = controls.OWN.id
                 item.add_marker(f"severity_{controls.OWN.severity}")
                 audit.candidates += 1
                 continue
@@ -112,6 +112,7 @@ class AuditRun:
                 self._stop(f"{item.nodeid}: a compliance test is not xfail-marked: waive a failure "
                            "in the waiver file (--waivers), which names who approved it and until when")
             covered.add(control.id)
+            item.stash[CONTROL] = control.id
             item.repr_failure = functools.partial(_repr_finding, item, item.repr_failure)
             if control.id not in marks_of:
                 marks_of[control.id] = (getattr(pytest.mark, f"severity_{control.severity}"),
