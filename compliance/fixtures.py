@@ -7,9 +7,8 @@ import pytest
 
 from compliance import outcomes
 from compliance.audit import AUDIT
-from compliance.items import CURRENT_TEST, FINDING, control_of, subject, subject_of
+from compliance.items import CURRENT_TEST, FINDING, control_of, subject
 from compliance.report import terminal
-from compliance.sources import declared as declared_source
 from compliance.sources import probes
 
 
@@ -92,8 +91,6 @@ def verdict(pytestconfig):
     def report(finding):
         __tracebackhide__ = True
         item = pytestconfig.stash[CURRENT_TEST]
-        if subject_of(item, declared=True):
-            finding = declared_source.spoken(finding)
         finding = finding.redacted(audit.redact)
         item.stash[FINDING] = finding
         service, _ = subject(item)

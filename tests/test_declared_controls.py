@@ -64,8 +64,7 @@ def judge(path: Path, where: Path):
                     container=subject if not controls.CATALOG[control].stack_level else None,
                     stack=stack, policy=policy)
     func = thin_test_for(case, DECLARABLE)
-    outcome, finding = run(func, case, spoken=declared.spoken,
-                           secret_files=secret_files.collect(model, policy, where))
+    outcome, finding = run(func, case, secret_files=secret_files.collect(model, policy, where))
     where_found = finding.location or declared.location(case.container or stack, control)
     return case, outcome, finding, where_found, model
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from types import MappingProxyType
 
 from compliance.model import DECLARED, Location, Stack, Subject, freeze
-from compliance.outcomes import Finding
 from compliance.policy import parse_size
 from compliance.sources import dockerfile
 from compliance.sources.compose_files import Model, shown
@@ -61,9 +60,10 @@ KEYS_OF_CONTROL = {
 STACK_KEYS_OF_CONTROL = {"NET-03": ("networks",), "NET-05": ("services",), "SEC-03": ("secrets",)}
 
 
-# How the engine's inspect paths in a check's evidence read for a declared service: as the
-# compose keys that set them.
-SPOKEN = {
+# What a declared service calls the settings the checks read by inspect path: the compose
+# keys that set them (Subject.term), so its evidence reads `read_only=false`, not
+# `HostConfig.ReadonlyRootfs=false`.
+TERMS = MappingProxyType({
     "HostConfig.ReadonlyRootfs": "read_only", "HostConfig.Privileged": "privileged",
     "HostConfig.SecurityOpt": "security_opt", "HostConfig.CapAdd": "cap_add",
     "HostConfig.CapDrop": "cap_drop", "HostConfig.Tmpfs": "tmpfs", "HostConfig.Memory": "memory",
@@ -75,8 +75,7 @@ SPOKEN = {
     "HostConfig.CgroupParent": "cgroup_parent", "HostConfig.Devices": "devices",
     "HostConfig.PortBindings": "ports", "Config.User": "user", "Config.Healthcheck": "healthcheck",
     "image Config.Healthcheck": "Dockerfile HEALTHCHECK", "Mounts[] tmpfs": "volumes (tmpfs)",
-}
-_SPOKEN = re.compile("|".join(re.escape(k) for k in sorted(SPOKEN, key=len, reverse=True)))
+})
 
 
 class DeclaredError(Exception):
@@ -88,16 +87,6 @@ def location(subject, control: str) -> Location | None:
     if isinstance(subject, Stack):
         return subject.locate(STACK_KEYS_OF_CONTROL.get(control, ()))
     return subject.locate(KEYS_OF_CONTROL.get(control, ()))
-
-
-def spoken(finding: Finding) -> Finding:
-    """A declared service's finding in compose's words (`read_only=false`, not
-    `HostConfig.ReadonlyRootfs=false`)."""
-    def say(text: str) -> str:
-        return _SPOKEN.sub(lambda m: SPOKEN[m.group(0)], text)
-
-    return Finding(finding.outcome, say(finding.evidence), say(finding.message), finding.location,
-                   finding.remediation)
 
 
 def stack(model: Model) -> Stack:
@@ -158,7 +147,7 @@ def _subject(name: str, model: Model) -> Subject:
         service=name, name=name, attrs=freeze(attrs), image=freeze({"Config": image_config}),
         networks=MappingProxyType(networks), process=None,
         test_id=test_id(name, config.get("profiles")), engine_security=None,
-        kind=DECLARED, origin=MappingProxyType(origin), bases=built.bases,
+        kind=DECLARED, origin=MappingProxyType(origin), terms=TERMS, bases=built.bases,
         location=model.service_location(name) or model.locate(("include",)) or _first_line(model))
 
 
