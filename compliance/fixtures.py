@@ -5,7 +5,7 @@ fixture of ours in its namespace, no autouse fixture in its tests)."""
 
 import pytest
 
-from compliance import outcomes
+from compliance import controls, outcomes
 from compliance.audit import AUDIT
 from compliance.items import CURRENT_TEST, FINDING, control_of, subject
 from compliance.report import terminal
@@ -60,8 +60,8 @@ def _live_kinds(items) -> set[str]:
     for item in items:
         mark = item.get_closest_marker("control")
         if mark and mark.args and "live" in getattr(item, "fixturenames", ()):
-            kinds.add(probes.PROBES_OF_CONTROL.get(mark.args[0]))
-    return kinds - {None}
+            kinds.add(controls.describe(mark.args[0]).probe)
+    return kinds - {""}
 
 
 @pytest.fixture(scope="session")

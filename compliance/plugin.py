@@ -219,20 +219,17 @@ def pytest_collection_modifyitems(session, config, items):
         raise pytest.UsageError(f"catalog controls without a test: {', '.join(missing)}")
 
 
-RUNNING_ONLY = {"live", "restarts", "vulnerability_reports", "host", "declared_stack"}
-
-
 def _deselect_unreachable(config, items) -> None:
     """Without an engine (--static-only) only the controls the declaration can settle run
-    (controls.DECLARED), each on the declared services; tests of what only a running stack
-    shows (live probes, events, scans, inside views, the drift check) cannot. Without
-    --compose-file there are no declared services. Deselect them, counted."""
+    (`Control.static`), each on the declared services; the others, and a test that reads the
+    live probes (`live`), need the running stack and cannot. Without --compose-file there are
+    no declared services. Deselect them, counted."""
     static, declared = config.getoption("static_only"), config.getoption("compose_file")
     reasons, kept, dropped = Counter(), [], []
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         control = control_of(item)
-        if static and control and (RUNNING_ONLY & names or control not in controls.DECLARED):
+        if static and control and ("live" in names or not controls.describe(control).static):
             reason = "--static-only: tests that need the running stack"
         elif static and "declared_service" in names:
             reason = "--static-only: declared-only tests (the declared services are the containers)"

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from compliance import controls
 from compliance.model import DECLARED, Location, Stack, Subject, freeze
 from compliance.policy import parse_size
 from compliance.sources import dockerfile
@@ -32,34 +33,6 @@ SECRETS_DIR = "/run/secrets"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)  # a build context URL
-# The compose keys that decide each control, in the order a location is looked for: a
-# declared result names the first one the service writes, else the service itself.
-KEYS_OF_CONTROL = {
-    "IMG-01": ("image", "build"),
-    "USR-01": ("user", "Dockerfile USER", "build"),
-    "HRD-01": ("security_opt",),
-    "HRD-02": ("read_only",),
-    "HRD-03": ("tmpfs", "volumes"),
-    "HRD-04": ("privileged", "cap_add", "pid", "ipc", "uts", "userns_mode", "network_mode",
-               "cgroup_parent", "volumes"),
-    "HRD-05": ("security_opt", "privileged"),
-    "HRD-06": ("cap_add", "cap_drop", "privileged"),  # cap_add, when written, widens the set
-    "HRD-07": ("volumes", "devices"),
-    "RES-01": ("deploy.resources.limits.memory", "mem_limit", "deploy"),
-    "RES-02": ("deploy.resources.limits.cpus", "cpus", "cpu_quota", "deploy"),
-    "RES-03": ("deploy.resources.limits.pids", "pids_limit", "deploy"),
-    "RES-04": ("restart", "deploy.restart_policy"),
-    "HLT-01": ("healthcheck", "Dockerfile HEALTHCHECK", "build"),
-    "NET-01": ("ports", "network_mode"),
-    "NET-02": ("networks", "network_mode"),
-    "NET-06": ("ports", "network_mode"),
-    "SEC-01": ("secrets",),
-    "SEC-02": ("environment", "env_file"),
-    "CMP-01": (),
-}
-STACK_KEYS_OF_CONTROL = {"NET-03": ("networks",), "NET-05": ("services",), "SEC-03": ("secrets",)}
-
-
 # What a declared service calls the settings the checks read by inspect path: the compose
 # keys that set them (Subject.term), so its evidence reads `read_only=false`, not
 # `HostConfig.ReadonlyRootfs=false`.
@@ -82,11 +55,14 @@ class DeclaredError(Exception):
     """A declared service cannot be read (its Dockerfile); the message names the file."""
 
 
-def location(subject, control: str) -> Location | None:
-    """Where a declared result points: the line of the key that decides `control`."""
-    if isinstance(subject, Stack):
-        return subject.locate(STACK_KEYS_OF_CONTROL.get(control, ()))
-    return subject.locate(KEYS_OF_CONTROL.get(control, ()))
+def location(subject, control_id: str) -> Location | None:
+    """Where a declared result points: the line of the first key that decides the control
+    (its catalog `declared_keys`) the declaration writes, else the service's own line (the
+    first file's for the stack). A stack control's keys are top-level sections, a service
+    control's the service's keys: each is looked for only where it can be written."""
+    control = controls.describe(control_id)
+    return subject.locate(control.declared_keys
+                          if control.stack_level == isinstance(subject, Stack) else ())
 
 
 def stack(model: Model) -> Stack:
