@@ -22,7 +22,16 @@ class Control:
     rationale: str
     remediation: str
     stack_level: bool = False
-    live: bool = False
+    live: bool = False  # judged by live traffic probes (NET-04's flows, NET-05's TLS)
+    # the declaration can settle it: `--static-only` judges it on the declared services (the
+    # contract's "Declared configuration"; NET-05 by its DSN half, HRD-02 but its live test)
+    static: bool = False
+    # the declaration's keys that decide it, in the order a declared result's location is
+    # looked for (the first one written; else the service's own line): the service's compose
+    # keys (or its Dockerfile's `Dockerfile USER`); for a stack control, top-level sections
+    declared_keys: tuple[str, ...] = ()
+    # the kind of live observation its live test reads (compliance/sources/probes KINDS)
+    probe: str = ""
 
     @property
     def area(self) -> str:
@@ -45,6 +54,7 @@ CATALOG: dict[str, Control] = {
             "A floating tag (none, latest, stable) changes what runs without a change "
             "anyone reviewed; a pinned tag or digest makes the release reproducible.",
             "Reference the image by an exact version tag or by digest (image@sha256:...).",
+            static=True, declared_keys=("image", "build"),
         ),
         Control(
             "IMG-02", "Image has a clean, fresh vulnerability scan", "high",
@@ -85,6 +95,7 @@ CATALOG: dict[str, Control] = {
             "kernel objects it can reach; a container escape then starts as root.",
             "Set `user:` in compose (e.g. \"1001:1001\") or USER in the Dockerfile, and "
             "make the image's files usable by that user.",
+            static=True, declared_keys=("user", "Dockerfile USER", "build"),
         ),
         Control(
             "HRD-01", "no-new-privileges is set", "high",
@@ -92,6 +103,7 @@ CATALOG: dict[str, Control] = {
             "Without no-new-privileges a setuid binary in the image can raise the "
             "process's privileges.",
             "Add `security_opt: [\"no-new-privileges:true\"]` to the service.",
+            static=True, declared_keys=("security_opt",),
         ),
         Control(
             "HRD-02", "Root filesystem is read-only", "high",
@@ -99,6 +111,7 @@ CATALOG: dict[str, Control] = {
             "A writable root filesystem lets an attacker change binaries and "
             "configuration of the running service.",
             "Set `read_only: true` and mount writable paths as tmpfs.",
+            static=True, declared_keys=("read_only",), probe="writes",
         ),
         Control(
             "HRD-03", "Writable paths are tmpfs mounts", "medium",
@@ -106,6 +119,7 @@ CATALOG: dict[str, Control] = {
             "Paths the service must write to are in-memory tmpfs mounts, so nothing "
             "written survives a restart and the root filesystem can stay read-only.",
             "List each writable path under `tmpfs:` in compose.",
+            static=True, declared_keys=("tmpfs", "volumes"),
         ),
         Control(
             "HRD-04", "Not privileged, no added capabilities, no host namespaces", "high",
@@ -115,6 +129,8 @@ CATALOG: dict[str, Control] = {
             "container control over the host.",
             "Remove `privileged`, `cap_add`, `pid: host`, `ipc: host`, `uts: host`, "
             "`userns_mode: host`, `network_mode: host`, `cgroup_parent` and any docker.sock mount.",
+            static=True, declared_keys=("privileged", "cap_add", "pid", "ipc", "uts", "userns_mode",
+                                        "network_mode", "cgroup_parent", "volumes"),
         ),
         Control(
             "HRD-05", "Security profiles are not disabled (seccomp, AppArmor, SELinux)", "high",
@@ -124,6 +140,7 @@ CATALOG: dict[str, Control] = {
             "the host kernel the container shares.",
             "Remove `seccomp=unconfined`, `apparmor=unconfined` and `label=disable` from "
             "`security_opt` (and `privileged`, which disables them all).",
+            static=True, declared_keys=("security_opt", "privileged"),
         ),
         Control(
             "HRD-06", "Capabilities are dropped to what the service needs", "medium",
@@ -132,6 +149,8 @@ CATALOG: dict[str, Control] = {
             "more than most services need; every capability kept is one an exploit can use.",
             "Set `cap_drop: [ALL]` and add back in `cap_add` only what the service needs "
             "(listed in the policy's `cap_add_allowed`).",
+            # cap_add, when written, widens the set
+            static=True, declared_keys=("cap_add", "cap_drop", "privileged"),
         ),
         Control(
             "HRD-07", "No sensitive host paths, host devices or shared mount propagation", "high",
@@ -141,6 +160,7 @@ CATALOG: dict[str, Control] = {
             "Remove binds of /, /boot, /dev, /etc, /lib, /proc, /sys and /usr (mount single "
             "files read-only where needed), remove `devices:` the policy does not allow, and "
             "do not use shared or rshared propagation.",
+            static=True, declared_keys=("volumes", "devices"),
         ),
         Control(
             "HRD-08", "No remote-login daemon runs in the container", "medium",
@@ -155,6 +175,7 @@ CATALOG: dict[str, Control] = {
             "Without a memory limit one container can exhaust the host's memory and "
             "take every other service down.",
             "Set `deploy.resources.limits.memory` (or `mem_limit`) within the policy maximum.",
+            static=True, declared_keys=("deploy.resources.limits.memory", "mem_limit", "deploy"),
         ),
         Control(
             "RES-02", "CPU limit is set and within policy", "medium",
@@ -162,6 +183,8 @@ CATALOG: dict[str, Control] = {
             "Without a hard CPU limit one container can starve the others; CPU shares "
             "are only a weight and limit nothing on an idle host.",
             "Set `deploy.resources.limits.cpus` (or `cpus`) within the policy maximum.",
+            static=True,
+            declared_keys=("deploy.resources.limits.cpus", "cpus", "cpu_quota", "deploy"),
         ),
         Control(
             "RES-03", "PIDs limit is set", "low",
@@ -169,6 +192,7 @@ CATALOG: dict[str, Control] = {
             "A PIDs limit stops a fork bomb inside the container from exhausting the "
             "host's process table.",
             "Set `pids_limit` (or `deploy.resources.limits.pids`).",
+            static=True, declared_keys=("deploy.resources.limits.pids", "pids_limit", "deploy"),
         ),
         Control(
             "RES-04", "Restart policy is bounded", "low",
@@ -177,6 +201,7 @@ CATALOG: dict[str, Control] = {
             "the host's CPU, memory and logs, and hides the failure.",
             "Use `restart: \"on-failure:N\"` with N at most the policy's `restart_max_retries` "
             "(or `restart: \"no\"`).",
+            static=True, declared_keys=("restart", "deploy.restart_policy"),
         ),
         Control(
             "HLT-01", "A healthcheck is defined", "medium",
@@ -184,6 +209,7 @@ CATALOG: dict[str, Control] = {
             "Without a healthcheck the engine and the operators cannot tell a hung "
             "service from a working one.",
             "Add a `healthcheck:` that exercises the service (not just the process).",
+            static=True, declared_keys=("healthcheck", "Dockerfile HEALTHCHECK", "build"),
         ),
         Control(
             "HLT-02", "The container is running and healthy", "high",
@@ -198,6 +224,7 @@ CATALOG: dict[str, Control] = {
             "A port published on 0.0.0.0 is reachable from every network the host is "
             "on, past the reverse proxy and its TLS.",
             "Publish as \"127.0.0.1:HOST:CONTAINER\"; never use network_mode: host.",
+            static=True, declared_keys=("ports", "network_mode"),
         ),
         Control(
             "NET-02", "Attached only to the networks the policy allows", "high",
@@ -207,6 +234,7 @@ CATALOG: dict[str, Control] = {
             "network shared with every container started without a network.",
             "Attach the service only to the networks the policy lists for it, never to the "
             "default `bridge`.",
+            static=True, declared_keys=("networks", "network_mode"),
         ),
         Control(
             "NET-03", "Internal networks are internal", "high",
@@ -214,7 +242,7 @@ CATALOG: dict[str, Control] = {
             "An internal network has no route out of the host; the database and "
             "backend networks must not reach the internet or be reached from it.",
             "Declare the network with `internal: true` in compose.",
-            stack_level=True,
+            stack_level=True, static=True, declared_keys=("networks",),
         ),
         Control(
             "NET-04", "Denied flows are unreachable, allowed flows work", "high",
@@ -224,7 +252,7 @@ CATALOG: dict[str, Control] = {
             "one must work, so a block is the network's doing and not a broken probe.",
             "Attach each service only to the networks its allowed flows need; keep the "
             "database on an internal network the frontend does not join.",
-            stack_level=True, live=True,
+            stack_level=True, live=True, probe="flows",
         ),
         Control(
             "NET-05", "Database connections use TLS", "high",
@@ -233,7 +261,8 @@ CATALOG: dict[str, Control] = {
             "server offers TLS and every client insists on it.",
             "Enable ssl in PostgreSQL (server certificate and key) and use "
             "sslmode=require, verify-ca or verify-full in every client DSN.",
-            stack_level=True, live=True,
+            stack_level=True, live=True, probe="tls",
+            static=True, declared_keys=("services",),  # by its clients' DSNs
         ),
         Control(
             "NET-06", "No privileged host ports unless the policy allows them", "medium",
@@ -243,6 +272,7 @@ CATALOG: dict[str, Control] = {
             "it should not have.",
             "Publish on a host port of 1024 or above, or list the port in the service's "
             "`privileged_ports_allowed` (a public proxy's 443).",
+            static=True, declared_keys=("ports", "network_mode"),
         ),
         Control(
             "SEC-01", "Required Docker secrets are mounted", "high",
@@ -250,6 +280,7 @@ CATALOG: dict[str, Control] = {
             "Credentials come from Docker secrets files, not from the environment or "
             "the image.",
             "Declare the secret in compose and list it under the service's `secrets:`.",
+            static=True, declared_keys=("secrets",),
         ),
         Control(
             "SEC-02", "No plaintext secrets in the environment", "critical",
@@ -258,6 +289,7 @@ CATALOG: dict[str, Control] = {
             "and leak into logs and crash reports.",
             "Move the value into a Docker secret and pass its path (e.g. DB_PASSWORD_FILE="
             "/run/secrets/postgres_password).",
+            static=True, declared_keys=("environment", "env_file"),
         ),
         Control(
             "SEC-03", "Secret files are private and strong", "high",
@@ -267,7 +299,7 @@ CATALOG: dict[str, Control] = {
             "Create each missing secret from random bytes (`openssl rand -base64 48 > "
             "secrets/NAME && chmod 600 secrets/NAME`), keep secret files out of git "
             "(.gitignore), and chmod 600 the rest.",
-            stack_level=True,
+            stack_level=True, static=True, declared_keys=("secrets",),
         ),
         Control(
             "CMP-01", "Running container matches its declared compose config", "medium",
@@ -300,14 +332,6 @@ CHECKLIST: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # The team's own testinfra checks (compliance/hosts.py): in every report and the gate, never
 # in the catalog, the checklist or the contract.
-# The controls `--static-only` judges on the declared compose files (controls.md,
-# "Declared configuration"); NET-05 by its DSN half only.
-DECLARED = frozenset({
-    "IMG-01", "USR-01", "HRD-01", "HRD-02", "HRD-03", "HRD-04", "HRD-05", "HRD-06", "HRD-07",
-    "RES-01", "RES-02", "RES-03", "RES-04", "HLT-01", "NET-01", "NET-02", "NET-03", "NET-05",
-    "NET-06", "SEC-01", "SEC-02", "SEC-03",
-})
-
 OWN = Control(
     "OWN", "The team's own check", "high", "", "",
     "A check the team wrote for its own stack (a testinfra test of a container).",
@@ -325,7 +349,7 @@ def markdown() -> str:
     rows = ["| ID | Title | Severity | Checklist item | CIS | Scope |", "|---|---|---|---|---|---|"]
     for c in CATALOG.values():
         scope = ("stack" if c.stack_level else "container") + (", live" if c.live else "") + (
-            ", static" if c.id in DECLARED else "")
+            ", static" if c.static else "")
         rows.append(f"| {c.id} | {c.title} | {c.severity} | {c.checklist} | {c.cis or '—'} | {scope} |")
     return "\n".join(rows)
 
@@ -346,7 +370,7 @@ def reference() -> str:
              "none failed or errored.", ""]
     parts += [f"- {item}: {', '.join(ids)}" for item, ids in CHECKLIST]
     for c in CATALOG.values():
-        judged = "also by the static gate" if c.id in DECLARED else "on the running stack only"
+        judged = "also by the static gate" if c.static else "on the running stack only"
         parts += ["", f"## {c.id}: {c.title}", "",
                   f"Severity {c.severity}; {'once per stack' if c.stack_level else 'per container'}, "
                   f"{judged}.", "", f"Why: {c.rationale}", "", f"Fix: {c.remediation}"]

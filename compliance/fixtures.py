@@ -5,11 +5,10 @@ fixture of ours in its namespace, no autouse fixture in its tests)."""
 
 import pytest
 
-from compliance import outcomes
+from compliance import controls, outcomes
 from compliance.audit import AUDIT
-from compliance.items import CURRENT_TEST, FINDING, control_of, subject, subject_of
+from compliance.items import CURRENT_TEST, FINDING, control_of, subject
 from compliance.report import terminal
-from compliance.sources import declared as declared_source
 from compliance.sources import probes
 
 
@@ -61,8 +60,8 @@ def _live_kinds(items) -> set[str]:
     for item in items:
         mark = item.get_closest_marker("control")
         if mark and mark.args and "live" in getattr(item, "fixturenames", ()):
-            kinds.add(probes.PROBES_OF_CONTROL.get(mark.args[0]))
-    return kinds - {None}
+            kinds.add(controls.describe(mark.args[0]).probe)
+    return kinds - {""}
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +91,6 @@ def verdict(pytestconfig):
     def report(finding):
         __tracebackhide__ = True
         item = pytestconfig.stash[CURRENT_TEST]
-        if subject_of(item, declared=True):
-            finding = declared_source.spoken(finding)
         finding = finding.redacted(audit.redact)
         item.stash[FINDING] = finding
         service, _ = subject(item)

@@ -5,7 +5,8 @@ A Subject is one thing a per-container control judges: a running container
 on its node, with what the service spec decides), or a declared service (its
 compose settings, shaped as compose would hand them to the engine, so the same
 check judges all three). Every fact keeps its provenance: an inspect path for a running
-container, `file:line` (the `origin` of each compose key) for a declared one.
+container, `file:line` (the `origin` of each compose key) for a declared one,
+and evidence names each setting the way its subject's reader knows it (`term`).
 A Stack holds the subjects of one audit. Both are frozen: no check can change
 what another sees, and no repr shows an environment value.
 """
@@ -123,6 +124,9 @@ class Subject:
     kind: str = RUNNING
     # a declared service's compose keys (`read_only`, `deploy.resources.limits.memory`) -> line
     origin: Mapping = field(default_factory=lambda: _EMPTY)
+    # what its source calls a setting the checks read by inspect path, where that is not the
+    # path (a declared service: `HostConfig.ReadonlyRootfs` -> `read_only`); see `term`
+    terms: Mapping = field(default_factory=lambda: _EMPTY)
     location: Location | None = None  # a declared service's own line
     # a `build:` service's base images (its Dockerfile's built stages); None where no
     # Dockerfile was read (an `image:` service, a remote build context)
@@ -142,6 +146,13 @@ class Subject:
     def locate(self, keys) -> Location | None:
         """The line of the first of `keys` the declaration writes, else the service's own."""
         return first_written(self.origin, keys, self.location)
+
+    def term(self, path: str) -> str:
+        """The name evidence gives the setting at inspect `path`, in the subject's own terms:
+        the compose key that sets it for a declared service (`read_only`), the path itself
+        for a container (`HostConfig.ReadonlyRootfs`), so each can be matched against what
+        its reader has in front of them: the compose file, or `docker inspect`."""
+        return self.terms.get(path, path)
 
     @property
     def id(self) -> str:

@@ -25,9 +25,6 @@ from compliance.outcomes import ControlError, ControlFailed, Result, undecided, 
 from compliance.report import html, outputs, scrub, terminal
 
 COMPOSE_SUFFIXES = (".yml", ".yaml")
-# fixtures of what only a running stack shows: live probes, events, scans, the engine's
-# host, the drift check against the declaration
-RUNNING_ONLY = {"live", "restarts", "vulnerability_reports", "host", "declared_stack"}
 STACK_FIXTURES = {"container", "stack", "declared_service", "declared_stack", "secret_files"}
 
 
@@ -126,15 +123,15 @@ class AuditRun:
 
     def _deselect_unreachable(self, items) -> None:
         """Without an engine (--static-only) only the controls the declaration can settle
-        run (controls.DECLARED), each on the declared services; tests of what only a running
-        stack shows cannot. Without --compose-file there are no declared services.
-        Deselect them, counted."""
+        run (`Control.static`), each on the declared services; the others, and a test that
+        reads the live probes (`live`), need the running stack and cannot. Without
+        --compose-file there are no declared services. Deselect them, counted."""
         static, declared = self.config.getoption("static_only"), self.config.getoption("compose_file")
         reasons, kept, dropped = Counter(), [], []
         for item in items:
             names = set(getattr(item, "fixturenames", ()))
             control = control_of(item)
-            if static and control and (RUNNING_ONLY & names or control not in controls.DECLARED):
+            if static and control and ("live" in names or not controls.describe(control).static):
                 reason = "--static-only: tests that need the running stack"
             elif static and "declared_service" in names:
                 reason = "--static-only: declared-only tests (the declared services are the containers)"

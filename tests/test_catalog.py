@@ -1,5 +1,6 @@
 """The catalog is the contract's control table (../shared/spec/controls.md), to the letter."""
 
+import inspect
 import re
 from pathlib import Path
 
@@ -71,4 +72,23 @@ def test_the_declared_controls_are_the_contracts_list():
     listed = set()
     for prefix, first, last in re.findall(r"([A-Z]{3})-(\d\d)(?:\.\.(\d\d))?", section):
         listed |= {f"{prefix}-{n:02d}" for n in range(int(first), int(last or first) + 1)}
-    assert listed - {"CMP-01"} == controls.DECLARED
+    assert listed - {"CMP-01"} == {c.id for c in controls.CATALOG.values() if c.static}
+
+
+def test_a_control_names_the_probe_its_live_test_reads_and_only_then():
+    """`Control.probe` is what the run probes ahead for the selected tests (fixtures.py): a
+    control whose test reads the live probes (`live`) names a kind they observe, and one
+    whose tests read none names none."""
+    from compliance.sources.probes.live import KINDS
+    from tests.test_recorded_controls import THIN
+
+    reads = {control for control, tests in THIN.items()
+             if any("live" in inspect.signature(test).parameters for test in tests)}
+    assert {c.id for c in controls.CATALOG.values() if c.probe} == reads
+    assert {c.probe for c in controls.CATALOG.values() if c.probe} <= set(KINDS)
+
+
+def test_a_static_control_names_the_keys_that_decide_it():
+    """A declared result points at the line of the first of its control's `declared_keys`
+    the service writes (tests/test_declared_controls.py checks the lines)."""
+    assert all(c.declared_keys for c in controls.CATALOG.values() if c.static)

@@ -1,14 +1,16 @@
-"""CMP-01 and the declared-image IMG-01 as pure checks over declared Settings and inspect facts."""
+"""CMP-01 and the declared-image IMG-01 as pure checks over declared Settings and inspect facts,
+and the words a check gives a setting of each."""
 
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 
-from compliance.checks import declared, images
+from compliance.checks import declared, hardening, images, network, resources
 from compliance.model import Subject, freeze
 from compliance.sources import declared as declared_source
 from compliance.sources.compose_files import Model, Service
+from tests.recorded import policy_from
 
 DECLARED = {
     "image": "passq-fixture/busybox:1.35",
@@ -202,6 +204,22 @@ def test_a_service_that_is_not_declared_fails():
     assert finding.outcome == "failed"
     assert finding.evidence == "service 'intruder' is not declared"
     assert "compose.yml" in finding.message
+
+
+def test_a_check_names_each_setting_as_its_subjects_reader_knows_it():
+    """One check, one fact: the inspect path for a running container (what `docker inspect`
+    shows), the compose key for a declared service (what its file says), each written so by
+    the check itself, never reworded afterwards."""
+    web = declared_source.stack(model(web=dict(DECLARED, read_only=False))).containers[0]
+    running = container(HostConfig__ReadonlyRootfs=False)
+    assert hardening.read_only_rootfs(web).evidence == "read_only=false"
+    assert hardening.read_only_rootfs(running).evidence == "HostConfig.ReadonlyRootfs=false"
+    policy = policy_from({}).for_service("web")
+    assert network.published_ports_allowed(web, policy).evidence == "ports 8080/tcp -> 127.0.0.1:18081"
+    assert network.published_ports_allowed(running, policy).evidence == (
+        "HostConfig.PortBindings 8080/tcp -> 127.0.0.1:18081")
+    assert resources.pids_limit(web, policy).evidence.startswith("pids_limit=50")
+    assert resources.pids_limit(running, policy).evidence.startswith("HostConfig.PidsLimit=50")
 
 
 def test_no_environment_value_ever_reaches_the_finding():

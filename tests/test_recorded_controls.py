@@ -53,13 +53,12 @@ def thin_test_for(case, recordable=RECORDABLE):
     return funcs[0]
 
 
-def run(func, case, spoken=None, **more):
+def run(func, case, **more):
     """Call the thin test as pytest would; return the outcome and the Finding it reported
-    (`spoken` rewords it, as the plugin does a declared service's; `more`: other arguments)."""
+    (`more`: other arguments)."""
     seen = []
 
     def verdict(finding):
-        finding = spoken(finding) if spoken else finding
         seen.append(finding)
         outcomes.verdict(finding)
 

@@ -27,19 +27,19 @@ def _configured_profiles(container: Subject) -> Finding:
     """The profiles as configured: no disabling entry, not privileged, and no unconfined
     AppArmor profile on an engine that has AppArmor (without AppArmor on the host there is
     no profile to switch off)."""
-    attrs = container.attrs
+    attrs, term = container.attrs, container.term
     if lookup(attrs, "HostConfig.Privileged") is True:
         return failed("should not run privileged (the engine disables seccomp and AppArmor for it)",
-                      shown("HostConfig.Privileged", True))
+                      shown(term("HostConfig.Privileged"), True))
     options = lookup(attrs, "HostConfig.SecurityOpt") or ()
     off = [o for o in options if security_option(o) in DISABLING]
     if off:
         names = ", ".join(DISABLING[security_option(o)] for o in off)
-        return failed(f"should not disable {names}", shown("HostConfig.SecurityOpt", off))
+        return failed(f"should not disable {names}", shown(term("HostConfig.SecurityOpt"), off))
     apparmor = lookup(attrs, "AppArmorProfile")
     if apparmor == "unconfined" and engine_default(container, "apparmor"):
         return failed("should run under an AppArmor profile", shown("AppArmorProfile", apparmor))
-    return passed("HostConfig.SecurityOpt disables no profile")
+    return passed(f"{term('HostConfig.SecurityOpt')} disables no profile")
 
 
 @decided
@@ -71,16 +71,17 @@ def capabilities_dropped(container: Subject, policy: ServicePolicy) -> Finding:
     """HRD-06: the capability bounding set holds nothing beyond the policy's `cap_add_allowed`
     (so `cap_drop: [ALL]` and only what the service needs added back). The kernel's CapBnd
     is the proof where readable; otherwise the set is computed from the configuration."""
-    attrs = container.attrs
+    attrs, term = container.attrs, container.term
     if lookup(attrs, "HostConfig.Privileged") is True:
         return failed("should not run privileged (it holds every capability)",
-                      shown("HostConfig.Privileged", True))
+                      shown(term("HostConfig.Privileged"), True))
     if container.kernel and container.kernel.cap_bnd is not None:
         held, source = container.kernel.cap_bnd, "kernel CapBnd of the main process"
     else:
         held = configured_capabilities(attrs)
-        source = (f"moby's default set, {shown('HostConfig.CapDrop', lookup(attrs, 'HostConfig.CapDrop'))}, "
-                  f"{shown('HostConfig.CapAdd', lookup(attrs, 'HostConfig.CapAdd'))}")
+        dropped, added = (shown(term(path), lookup(attrs, path))
+                          for path in ("HostConfig.CapDrop", "HostConfig.CapAdd"))
+        source = f"moby's default set, {dropped}, {added}"
     extra = sorted(held - {capability(c) for c in policy.cap_add_allowed})
     if extra:
         return failed("should drop every capability the service does not need (cap_drop: [ALL], "

@@ -4,7 +4,9 @@ A check that passes because a key it needs was absent would be a green
 result over nothing; `lookup` makes a missing fact an explicit error
 (`decided` turns it into `undecided`), and `shown` prints a fact the way the
 evidence quotes it (`HostConfig.ReadonlyRootfs=false`), JSON-spelled so an
-auditor can match it against `docker inspect`.
+auditor can match it against `docker inspect`. A check names each setting by
+its subject's `term` for it, so a declared service's evidence speaks its
+compose keys (`read_only=false`) from the start.
 """
 
 import functools

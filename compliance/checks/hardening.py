@@ -7,8 +7,7 @@ devices) in host_paths.py, HRD-08 (the processes) in processes.py.
 import posixpath
 
 from compliance.checks.facts import decided, lookup, mounts, shown, tmpfs_mounts
-from compliance.kernel import Inside
-from compliance.model import SWARM_TASK, EngineFacts, Subject
+from compliance.model import SWARM_TASK, Subject
 from compliance.outcomes import Finding, failed, not_applicable, passed, undecided, worst
 from compliance.policy import ServicePolicy
 
@@ -68,18 +67,19 @@ def _configured_no_new_privileges(container: Subject) -> Finding:
     except ValueError as exc:
         return undecided(str(exc))
     named = [(o, s) for o, s in settings if s is not None]
+    security_opt = container.term("HostConfig.SecurityOpt")
     if named:
-        evidence = shown("HostConfig.SecurityOpt", [o for o, _ in named])
+        evidence = shown(security_opt, [o for o, _ in named])
         if not named[-1][1]:
             return failed(f"should set security_opt {NNP}:true, not switch it off", evidence)
         return passed(evidence)
     if engine_default(container, NNP):
-        return passed(f"HostConfig.SecurityOpt has no {NNP} entry; the engine's default sets it "
+        return passed(f"{security_opt} has no {NNP} entry; the engine's default sets it "
                       f"(docker info SecurityOptions name={NNP})")
     if container.kind == SWARM_TASK:
         return failed(f"should run with {NNP}: docker stack deploy ignores security_opt, so set "
                       f"it as the node's engine default (dockerd --{NNP})",
-                      f"HostConfig.SecurityOpt has no {NNP} entry, and node {container.node}'s "
+                      f"{security_opt} has no {NNP} entry, and node {container.node}'s "
                       f"docker info SecurityOptions lists no name={NNP}",
                       f"Set `\"{NNP}\": true` in /etc/docker/daemon.json on node {container.node} "
                       f"(dockerd --{NNP}) and restart its engine: a swarm service cannot set "
@@ -87,9 +87,9 @@ def _configured_no_new_privileges(container: Subject) -> Finding:
     if container.engine_security is None:
         return failed(f"should declare security_opt {NNP}:true (the engine it will run on, and "
                       "its defaults, cannot be seen before deployment)",
-                      f"HostConfig.SecurityOpt has no {NNP} entry")
+                      f"{security_opt} has no {NNP} entry")
     return failed(f"should set security_opt {NNP}:true",
-                  f"HostConfig.SecurityOpt has no {NNP} entry, and docker info SecurityOptions "
+                  f"{security_opt} has no {NNP} entry, and docker info SecurityOptions "
                   f"lists no name={NNP} (no engine default)")
 
 
@@ -110,25 +110,26 @@ def no_new_privileges(container: Subject) -> Finding:
     return passed(evidence)
 
 
-def _boolean(attrs, path: str, wanted: bool, message: str) -> Finding:
+def _boolean(container: Subject, path: str, wanted: bool, message: str) -> Finding:
     """A boolean setting that must have one value; anything but a boolean cannot decide."""
-    value = lookup(attrs, path)
-    evidence = shown(path, value)
+    value = lookup(container.attrs, path)
+    evidence = shown(container.term(path), value)
     if not isinstance(value, bool):
-        return undecided(f"{path} is not a boolean", evidence)
+        return undecided(f"{container.term(path)} is not a boolean", evidence)
     return passed(evidence) if value is wanted else failed(message, evidence)
 
 
 @decided
 def read_only_rootfs(container: Subject) -> Finding:
     """HRD-02 (configuration): the root filesystem is mounted read-only."""
-    return _boolean(container.attrs, "HostConfig.ReadonlyRootfs", True,
+    return _boolean(container, "HostConfig.ReadonlyRootfs", True,
                     "should mount the root filesystem read-only (read_only: true)")
 
 
 def _tmpfs_paths(container: Subject) -> dict[str, str]:
-    """Every tmpfs mount point -> where the engine reports it (`--tmpfs` vs `--mount`)."""
-    return {path: "HostConfig.Tmpfs" if options is not None else "Mounts[] tmpfs"
+    """Every tmpfs mount point -> where the engine reports it (`--tmpfs` vs `--mount`), in
+    the container's terms."""
+    return {path: container.term("HostConfig.Tmpfs" if options is not None else "Mounts[] tmpfs")
             for path, options in tmpfs_mounts(container.attrs).items()}
 
 
@@ -177,11 +178,11 @@ def capability(name: str) -> str:
     return name.removeprefix("CAP_")
 
 
-def _capabilities(attrs, allowed) -> Finding:
+def _capabilities(container: Subject, allowed) -> Finding:
     """Added capabilities beyond the allow-list; compared normalized, as the engine stores
     `cap_add: [NET_ADMIN]` as `CAP_NET_ADMIN`."""
-    added = lookup(attrs, "HostConfig.CapAdd") or ()
-    evidence = shown("HostConfig.CapAdd", added or None)
+    added = lookup(container.attrs, "HostConfig.CapAdd") or ()
+    evidence = shown(container.term("HostConfig.CapAdd"), added or None)
     extra = sorted({capability(c) for c in added} - {capability(c) for c in allowed})
     if extra:
         return failed(f"should add no capability outside the policy's allow-list "
@@ -189,14 +190,15 @@ def _capabilities(attrs, allowed) -> Finding:
     return passed(evidence)
 
 
-def _host_namespaces(attrs, inside: Inside | None = None, engine: EngineFacts | None = None) -> Finding:
+def _host_namespaces(container: Subject) -> Finding:
     """PID, IPC, UTS, user or network namespace shared with the host (`container:<id>` is
     not the host); the kernel's word too where the engine host was looked at, since an
     engine may misreport a mode (Podman 4.3 says IpcMode=shareable for ipc: host). Where
     it may have and the kernel's word is missing (the container is not running), the IPC
     namespace is undecided, never passed."""
-    modes = {key: lookup(attrs, f"HostConfig.{key}") for key in HOST_NAMESPACES}
-    evidence = ", ".join(shown(f"HostConfig.{key}", value) for key, value in modes.items())
+    inside, engine = container.inside, container.engine
+    modes = {key: lookup(container.attrs, f"HostConfig.{key}") for key in HOST_NAMESPACES}
+    evidence = ", ".join(shown(container.term(f"HostConfig.{key}"), value) for key, value in modes.items())
     kernel = {"ipc": "IpcMode", "uts": "UTSMode"}
     read = inside is not None and inside.host_namespaces is not None
     if engine is not None and engine.podman and modes["IpcMode"] == "shareable" and not read:
@@ -214,11 +216,11 @@ def _host_namespaces(attrs, inside: Inside | None = None, engine: EngineFacts | 
     return passed(evidence)
 
 
-def _cgroup_parent(attrs) -> Finding:
+def _cgroup_parent(container: Subject) -> Finding:
     """CIS 5.25: a `cgroup_parent` moves the container out of the engine's cgroup tree, and
     with it out of the limits the engine manages."""
-    parent = lookup(attrs, "HostConfig.CgroupParent")
-    evidence = shown("HostConfig.CgroupParent", parent)
+    parent = lookup(container.attrs, "HostConfig.CgroupParent")
+    evidence = shown(container.term("HostConfig.CgroupParent"), parent)
     if parent:
         return failed("should not set cgroup_parent (the container leaves the engine's cgroup tree)",
                       evidence)
@@ -248,8 +250,6 @@ def no_host_privileges(container: Subject, policy: ServicePolicy) -> Finding:
     """HRD-04: not privileged, no capability beyond the allow-list, no host PID/IPC/UTS/user/
     network namespace, no cgroup parent, no docker socket. Each is a way to control the host
     from the container."""
-    attrs = container.attrs
-    return worst([_boolean(attrs, "HostConfig.Privileged", False, "should not run privileged"),
-                  _capabilities(attrs, policy.cap_add_allowed),
-                  _host_namespaces(attrs, container.inside, container.engine), _cgroup_parent(attrs),
-                  _docker_socket(attrs)])
+    return worst([_boolean(container, "HostConfig.Privileged", False, "should not run privileged"),
+                  _capabilities(container, policy.cap_add_allowed), _host_namespaces(container),
+                  _cgroup_parent(container), _docker_socket(container.attrs)])

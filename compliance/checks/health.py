@@ -26,12 +26,12 @@ def quote(text: str) -> str:
 
 
 def healthcheck(container: Subject) -> tuple[tuple[str, ...], str] | None:
-    """The effective healthcheck test and where it comes from. The container's own
-    `Config.Healthcheck.Test` overrides the image's; an empty test inherits it."""
+    """The effective healthcheck test and where it comes from, in the container's terms. The
+    container's own `Config.Healthcheck.Test` overrides the image's; an empty test inherits it."""
     for where, config in (("Config", container.config), ("image Config", container.image.get("Config"))):
         test = tuple(lookup(config or {}, "Healthcheck.Test", None) or ())
         if test:
-            return test, f"{where}.Healthcheck.Test"
+            return test, f"{container.term(f'{where}.Healthcheck')}.Test"
     return None
 
 

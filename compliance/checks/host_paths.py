@@ -57,9 +57,9 @@ def _devices(container: Subject, allowed) -> Finding:
              if posixpath.normpath(d.get("PathOnHost") or "") not in allowed]
     if extra:
         return failed("should add no host device the policy does not allow (devices_allowed)",
-                      f"HostConfig.Devices: {'; '.join(extra)}")
-    return passed(f"HostConfig.Devices: {len(devices)} device(s), all allowed" if devices
-                  else "no host devices")
+                      f"{container.term('HostConfig.Devices')}: {'; '.join(extra)}")
+    return passed(f"{container.term('HostConfig.Devices')}: {len(devices)} device(s), all allowed"
+                  if devices else "no host devices")
 
 
 @decided

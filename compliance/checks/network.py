@@ -24,11 +24,13 @@ class Binding:
     host_port: str
     mode: str = ""  # a swarm port's PublishMode: ingress (the routing mesh) or host
 
-    def __str__(self) -> str:
+    def shown(self, subject: Subject) -> str:
+        """The binding as evidence quotes it, its section named in the subject's terms (a
+        declared service's `ports`)."""
         ip = self.host_ip if self.host_ip else '""'
         mode = " (ingress: the routing mesh listens on every node)" if self.mode == "ingress" else \
             f" ({self.mode} mode)" if self.mode else ""
-        return f"{self.source} {self.port} -> {ip}:{self.host_port}{mode}"
+        return f"{subject.term(self.source)} {self.port} -> {ip}:{self.host_port}{mode}"
 
 
 def bindings(container: Subject) -> list[Binding]:
@@ -58,12 +60,12 @@ def published_ports_allowed(container: Subject, policy: ServicePolicy) -> Findin
     """NET-01: every published port binds to an address the policy allows."""
     if network_mode(container.attrs) == "host":
         return failed("should not use network_mode host (it listens on every host address)",
-                      shown("HostConfig.NetworkMode", "host"))
+                      shown(container.term("HostConfig.NetworkMode"), "host"))
     published = bindings(container)
     if not published:
         return passed("no published ports")
     bad = [b for b in published if not host_ip_allowed(b.host_ip, policy.allowed_host_ips)]
-    evidence = "; ".join(dict.fromkeys(str(b) for b in bad or published))
+    evidence = "; ".join(dict.fromkeys(b.shown(container) for b in bad or published))
     if bad:
         return failed(f"should publish ports only on {', '.join(policy.allowed_host_ips)}", evidence)
     return passed(evidence)
@@ -75,6 +77,7 @@ def allowed_networks_only(container: Subject, policy: ServicePolicy) -> Finding:
     compose network name, and never the engine's default bridge (CIS 5.30: one flat network
     with every container started without a network), whatever the policy lists."""
     mode = network_mode(container.attrs)
+    network_mode_is = shown(container.term("HostConfig.NetworkMode"), mode)
     # "default" is the bridge only for a container on no other network: a swarm task on
     # overlays keeps NetworkMode "default". Podman's default network is `podman`, and its
     # NetworkMode is "bridge" for every bridge network (docs/engines.md).
@@ -82,21 +85,20 @@ def allowed_networks_only(container: Subject, policy: ServicePolicy) -> Finding:
     if mode == default or default in container.networks or (
             mode == "default" and not container.networks):
         return failed("should not join the engine's default bridge network",
-                      f"{shown('HostConfig.NetworkMode', mode)}, "
-                      f"{shown('engine networks', sorted(container.networks))}")
+                      f"{network_mode_is}, {shown('engine networks', sorted(container.networks))}")
     if policy.networks is None:
         return not_applicable(f"the policy names no networks for service {container.service}")
     if mode == "host":
         return failed("should join only the policy's networks, not the host's network",
-                      shown("HostConfig.NetworkMode", mode))
+                      network_mode_is)
     if mode == "none":
-        return passed(f"{shown('HostConfig.NetworkMode', mode)} (no network)")
+        return passed(f"{network_mode_is} (no network)")
     if mode.startswith("service:") and container.declared:  # compose's network_mode: service:x
         return not_applicable(f"the service shares service {mode.split(':', 1)[1]}'s network "
                               "namespace; that service's networks are judged")
     if mode.startswith("container:"):
         return undecided("the container shares another container's network namespace; "
-                         "that container's networks decide", shown("HostConfig.NetworkMode", mode))
+                         "that container's networks decide", network_mode_is)
     joined = sorted(set(container.networks.values()))
     extra = [n for n in joined if n not in policy.networks]
     evidence = f"{shown('networks', joined)}, {shown('allowed', sorted(policy.networks))}"
@@ -113,20 +115,21 @@ def privileged_ports(container: Subject, policy: ServicePolicy) -> Finding:
     which, so it fails too."""
     if network_mode(container.attrs) == "host":
         return failed("should not use network_mode host (its processes bind host ports, "
-                      "privileged ones included, directly)", shown("HostConfig.NetworkMode", "host"))
+                      "privileged ones included, directly)",
+                      shown(container.term("HostConfig.NetworkMode"), "host"))
     published = [b for b in bindings(container) if b.host_port]
     try:
         low = [b for b in published if set(_privileged(b.host_port)) - set(policy.privileged_ports_allowed)]
     except ValueError:
         return undecided("a published host port is not a number",
-                         "; ".join(str(b) for b in published))
+                         "; ".join(b.shown(container) for b in published))
     if low:
         return failed(f"should publish on host ports of {PRIVILEGED_PORTS} or above (or list the "
                       "port in privileged_ports_allowed)",
-                      "; ".join(dict.fromkeys(str(b) for b in low)))
+                      "; ".join(dict.fromkeys(b.shown(container) for b in low)))
     if not published:
         return passed("no published host ports")
-    return passed("; ".join(dict.fromkeys(str(b) for b in published)))
+    return passed("; ".join(dict.fromkeys(b.shown(container) for b in published)))
 
 
 def _privileged(host_port: str) -> range:

@@ -59,7 +59,7 @@ def enforced(check):
 def memory_limit(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-01: a memory limit is set and at most the policy's `memory_max`."""
     memory = lookup(container.attrs, "HostConfig.Memory") or 0
-    evidence = shown("HostConfig.Memory", memory)
+    evidence = shown(container.term("HostConfig.Memory"), memory)
     if memory <= 0:
         return failed("should set a memory limit (mem_limit or deploy.resources.limits.memory)",
                       f"{evidence} (no limit)")
@@ -84,14 +84,14 @@ def cpu_limit(container: Subject, policy: ServicePolicy) -> Finding:
     values = {k: lookup(container.attrs, f"HostConfig.{k}") or 0 for k in keys}
     limit = cpus(values["NanoCpus"], values["CpuQuota"], values["CpuPeriod"])
     if limit is None:
-        evidence = ", ".join(shown(f"HostConfig.{k}", v) for k, v in values.items())
+        evidence = ", ".join(shown(container.term(f"HostConfig.{k}"), v) for k, v in values.items())
         if values["CpuShares"] > 0:
             return failed("should set a hard CPU limit (cpus); CpuShares is only a relative "
                           "weight, not a limit", f"{evidence} (shares only)")
         return failed("should set a hard CPU limit (cpus or deploy.resources.limits.cpus)",
                       f"{evidence} (no limit)")
     decided_by = ("NanoCpus",) if values["NanoCpus"] > 0 else ("CpuQuota", "CpuPeriod")
-    evidence = ", ".join(shown(f"HostConfig.{k}", values[k]) for k in decided_by)
+    evidence = ", ".join(shown(container.term(f"HostConfig.{k}"), values[k]) for k in decided_by)
     return _within(f"{evidence} ({limit:g} CPUs)", limit, policy.cpus_max, "{:g} CPUs".format, "CPU")
 
 
@@ -101,7 +101,7 @@ def pids_limit(container: Subject, policy: ServicePolicy) -> Finding:
     """RES-03: a PIDs limit is set (null, 0 and -1 all mean unlimited), and at most the
     policy's `pids_max` where it sets one."""
     limit = lookup(container.attrs, "HostConfig.PidsLimit")
-    evidence = shown("HostConfig.PidsLimit", limit)
+    evidence = shown(container.term("HostConfig.PidsLimit"), limit)
     if not limit or limit <= 0:
         return failed("should set a PIDs limit (pids_limit)", f"{evidence} (unlimited)")
     return _within(evidence, limit, policy.pids_max, str, "processes")
@@ -115,7 +115,7 @@ def restart_bounded(container: Subject, policy: ServicePolicy) -> Finding:
     restart = lookup(container.attrs, "HostConfig.RestartPolicy") or {}
     name = restart.get("Name") or "no"
     retries = restart.get("MaximumRetryCount") or 0
-    evidence = shown("HostConfig.RestartPolicy", restart)
+    evidence = shown(container.term("HostConfig.RestartPolicy"), restart)
     if name not in policy.restart_policies_allowed:
         return failed(f"should use a bounded restart policy (on-failure:N), not {name!r} "
                       f"(allowed: {', '.join(policy.restart_policies_allowed)})", evidence)

@@ -17,7 +17,7 @@ def non_root(container: Subject, policy: ServicePolicy) -> Finding:
     to the policy's uid:gid where it names one). Any uid of 0 the kernel holds for the
     process is root: a setuid-root program's effective uid, or a saved uid it can return to."""
     user = container.config.get("User") or ""
-    configured = f"Config.User={user!r}"
+    configured = f"{container.term('Config.User')}={user!r}"
     if container.declared:
         return _declared(user, policy)
     real = container.process

@@ -23,8 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
+from compliance import controls
 from compliance.model import DECLARED, Location, Stack, Subject, freeze
-from compliance.outcomes import Finding
 from compliance.policy import parse_size
 from compliance.sources import dockerfile
 from compliance.sources.compose_files import Model, shown
@@ -33,37 +33,10 @@ SECRETS_DIR = "/run/secrets"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _NS = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)  # a build context URL
-# The compose keys that decide each control, in the order a location is looked for: a
-# declared result names the first one the service writes, else the service itself.
-KEYS_OF_CONTROL = {
-    "IMG-01": ("image", "build"),
-    "USR-01": ("user", "Dockerfile USER", "build"),
-    "HRD-01": ("security_opt",),
-    "HRD-02": ("read_only",),
-    "HRD-03": ("tmpfs", "volumes"),
-    "HRD-04": ("privileged", "cap_add", "pid", "ipc", "uts", "userns_mode", "network_mode",
-               "cgroup_parent", "volumes"),
-    "HRD-05": ("security_opt", "privileged"),
-    "HRD-06": ("cap_add", "cap_drop", "privileged"),  # cap_add, when written, widens the set
-    "HRD-07": ("volumes", "devices"),
-    "RES-01": ("deploy.resources.limits.memory", "mem_limit", "deploy"),
-    "RES-02": ("deploy.resources.limits.cpus", "cpus", "cpu_quota", "deploy"),
-    "RES-03": ("deploy.resources.limits.pids", "pids_limit", "deploy"),
-    "RES-04": ("restart", "deploy.restart_policy"),
-    "HLT-01": ("healthcheck", "Dockerfile HEALTHCHECK", "build"),
-    "NET-01": ("ports", "network_mode"),
-    "NET-02": ("networks", "network_mode"),
-    "NET-06": ("ports", "network_mode"),
-    "SEC-01": ("secrets",),
-    "SEC-02": ("environment", "env_file"),
-    "CMP-01": (),
-}
-STACK_KEYS_OF_CONTROL = {"NET-03": ("networks",), "NET-05": ("services",), "SEC-03": ("secrets",)}
-
-
-# How the engine's inspect paths in a check's evidence read for a declared service: as the
-# compose keys that set them.
-SPOKEN = {
+# What a declared service calls the settings the checks read by inspect path: the compose
+# keys that set them (Subject.term), so its evidence reads `read_only=false`, not
+# `HostConfig.ReadonlyRootfs=false`.
+TERMS = MappingProxyType({
     "HostConfig.ReadonlyRootfs": "read_only", "HostConfig.Privileged": "privileged",
     "HostConfig.SecurityOpt": "security_opt", "HostConfig.CapAdd": "cap_add",
     "HostConfig.CapDrop": "cap_drop", "HostConfig.Tmpfs": "tmpfs", "HostConfig.Memory": "memory",
@@ -75,29 +48,21 @@ SPOKEN = {
     "HostConfig.CgroupParent": "cgroup_parent", "HostConfig.Devices": "devices",
     "HostConfig.PortBindings": "ports", "Config.User": "user", "Config.Healthcheck": "healthcheck",
     "image Config.Healthcheck": "Dockerfile HEALTHCHECK", "Mounts[] tmpfs": "volumes (tmpfs)",
-}
-_SPOKEN = re.compile("|".join(re.escape(k) for k in sorted(SPOKEN, key=len, reverse=True)))
+})
 
 
 class DeclaredError(Exception):
     """A declared service cannot be read (its Dockerfile); the message names the file."""
 
 
-def location(subject, control: str) -> Location | None:
-    """Where a declared result points: the line of the key that decides `control`."""
-    if isinstance(subject, Stack):
-        return subject.locate(STACK_KEYS_OF_CONTROL.get(control, ()))
-    return subject.locate(KEYS_OF_CONTROL.get(control, ()))
-
-
-def spoken(finding: Finding) -> Finding:
-    """A declared service's finding in compose's words (`read_only=false`, not
-    `HostConfig.ReadonlyRootfs=false`)."""
-    def say(text: str) -> str:
-        return _SPOKEN.sub(lambda m: SPOKEN[m.group(0)], text)
-
-    return Finding(finding.outcome, say(finding.evidence), say(finding.message), finding.location,
-                   finding.remediation)
+def location(subject, control_id: str) -> Location | None:
+    """Where a declared result points: the line of the first key that decides the control
+    (its catalog `declared_keys`) the declaration writes, else the service's own line (the
+    first file's for the stack). A stack control's keys are top-level sections, a service
+    control's the service's keys: each is looked for only where it can be written."""
+    control = controls.describe(control_id)
+    return subject.locate(control.declared_keys
+                          if control.stack_level == isinstance(subject, Stack) else ())
 
 
 def stack(model: Model) -> Stack:
@@ -158,7 +123,7 @@ def _subject(name: str, model: Model) -> Subject:
         service=name, name=name, attrs=freeze(attrs), image=freeze({"Config": image_config}),
         networks=MappingProxyType(networks), process=None,
         test_id=test_id(name, config.get("profiles")), engine_security=None,
-        kind=DECLARED, origin=MappingProxyType(origin), bases=built.bases,
+        kind=DECLARED, origin=MappingProxyType(origin), terms=TERMS, bases=built.bases,
         location=model.service_location(name) or model.locate(("include",)) or _first_line(model))
 
 

@@ -28,7 +28,7 @@ import importlib
 PROBE_IMAGE = "passq-fixture/busybox:1.35"  # the --probe-image default
 # What the package offers, by module. They run containers through the docker SDK, so they
 # are imported on first use (`probes.Live`): a static run reads PROBE_IMAGE only.
-EXPORTS = {"KINDS": "live", "PROBES_OF_CONTROL": "live", "Live": "live", "OWNER_LABEL": "runner",
+EXPORTS = {"KINDS": "live", "Live": "live", "OWNER_LABEL": "runner",
            "ProbeRunner": "runner", "sigterm_interrupts": "runner", "ProbedHost": "view"}
 __all__ = ["PROBE_IMAGE", *EXPORTS]
 

@@ -1,11 +1,11 @@
 """One run's live observations, each kind probed once, all kinds in one pool.
 
-A kind (flows for NET-04, tls for NET-05, writes for HRD-02's write probe) is a row
-of KIND: how to plan its probes, and what it observed when they could not run at
-all. Every kind the run will read (`together`) is probed at once, so their probe
-containers run concurrently: in the background from `start()` on (a denied flow's
-connect timeout then passes while other controls are judged), else on the first
-read. The observations are the same either way.
+A kind (flows for NET-04, tls for NET-05, writes for HRD-02's write probe: the
+catalog's `Control.probe`) is a row of KIND: how to plan its probes, and what it
+observed when they could not run at all. Every kind the run will read (`together`)
+is probed at once, so their probe containers run concurrently: in the background
+from `start()` on (a denied flow's connect timeout then passes while other controls
+are judged), else on the first read. The observations are the same either way.
 """
 
 from collections.abc import Callable, Iterable
@@ -19,7 +19,6 @@ from compliance.sources.probes.plan import flows_batch, running, tls_batch, writ
 from compliance.sources.probes.runner import Batch, ProbeRunner
 
 KINDS = ("flows", "tls", "writes")  # in the order their probes are queued: the slowest first
-PROBES_OF_CONTROL = {"NET-04": "flows", "NET-05": "tls", "HRD-02": "writes"}  # what each live control reads
 
 
 @dataclass(frozen=True)
