@@ -190,7 +190,8 @@ def record_extras(record) -> list[dict]:
     """A finding's JSON record (any outcome but passed), in its row's details: what an
     auditor copies into a ticket. In the page, not a link: pytest-html's link to it is a
     `data:` URL, which browsers refuse to open. A pass gets none: its row already says
-    everything, and a page of 200 containers carried 3,500 such copies (7 of its 21 MB)."""
+    everything, and on a large stack the passes' copies made the page much heavier
+    (benchmarks/README.md)."""
     if record["outcome"] == "passed":
         return []
     text = escape(json.dumps(record, indent=2, ensure_ascii=False))

@@ -115,9 +115,9 @@ class QuietPasses:
     category of its own (the hook `pytest_report_teststatus`: the empty one, which pytest
     counts nowhere and shows nowhere), then takes it out of the terminal reporter's `stats`
     as soon as it is filed. Nothing shows them, and pytest's failure summary scans the
-    reports of that category once per failure (looking for tear-down output to print): with
-    a large stack's thousand failures over fifteen thousand such reports, the largest cost
-    of the run (benchmarks/README.md)."""
+    reports of that category once per failure (looking for tear-down output to print): on a
+    large stack, every failure times every set-up and tear-down, the largest cost of the
+    run (benchmarks/README.md)."""
 
     CATEGORY = ""  # pytest_report_teststatus: "the empty string" counts towards no total
 

@@ -5,11 +5,11 @@ From the engine host, `/proc/<pid>/` of a container's main process shows its
 status (uid, NoNewPrivs, capabilities, seccomp), its mount table, its root
 filesystem (so /run/secrets/<name> as the container sees it) and, through the
 cgroups of every process (or, on an engine without cgroups, the pid namespace),
-the container's process list. All of it is read in
-ONE shell command for every container of the stack (about 0.2 s for 200; the
-kernel's files come out of one `grep`, since the shell's `read` takes a /proc
-file a byte at a time), through testinfra: `local://` when the engine's socket
-is on this machine, `ssh://user@host` when the engine is reached over ssh.
+the container's process list. All of it is read in ONE shell command for every
+container of the stack (compliance/sources/inside.sh: the kernel's files come out of
+one `grep`, since the shell's `read` takes a /proc file a byte at a time;
+benchmarks/README.md has its cost), through testinfra: `local://` when the engine's
+socket is on this machine, `ssh://user@host` when the engine is reached over ssh.
 Nothing is written and nothing runs inside a container. A remote tcp:// engine
 is looked at the same way by a probe container in its host's PID namespace
 (sources/probes/view.py), unless probes are off (--no-live): without a view the

@@ -3,7 +3,8 @@
 # as `sh -c` on the engine host or in a probe container in its PID namespace.
 # $1 is the proc root, $2 the paths every container resolves (joined by "|"); then
 # (container id, main pid, program paths joined by "|") triples.
-# Builtins only where it runs once per container (a fork costs about 1 ms, times 200).
+# Builtins only where it runs once per container: a fork per container adds up on a large
+# stack (benchmarks/README.md).
 # resolve ROOT PATH: sets $out to PATH with every symlink resolved inside ROOT (an absolute
 # link target is the container's, not this host's: /proc/<pid>/root/var/run -> /run means
 # ROOT/run)
