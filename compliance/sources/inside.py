@@ -100,7 +100,7 @@ def program_paths(test: tuple[str, ...], path: str) -> tuple[str, ...]:
 
 
 class HostView:
-    """A view of the engine's host, where SCRIPT runs once for every container: testinfra's
+    """A view of the engine's host, where SCRIPT (inside.sh) runs once for every container: testinfra's
     (EngineHost), or a probe container's (compliance/sources/probes/view.py)."""
 
     @property
