@@ -2,18 +2,17 @@
 
 An audit keeps every result until its reports are written (pytest's reports,
 pytest-html's rows, junitxml's cases, the audit's own record), so what survives
-one test survives the run. The collector's full passes walk all of it anyway:
-at 200 containers 7 passes took 0.6 s and freed 4,400 of 400,000 objects, and
-after the run pytest collects twice more (for unraisable exceptions) and the
-interpreter once at exit (about 1 s). So what has survived is frozen out of the
-collector (`gc.freeze`) after the first test (the snapshot and the collected tests),
-then every SETTLED tests, and once the audit is over.
+one test survives the run. The collector's full passes walk all of it anyway, only
+to find nearly all of it alive, and after the run pytest collects twice more (for
+unraisable exceptions) and the interpreter once at exit. So what has survived is
+frozen out of the collector (`gc.freeze`) after the first test (the snapshot and the
+collected tests), then every SETTLED tests, and once the audit is over.
 
 What a test leaves for the collector is pytest's own cycles (requests, reports,
-tracebacks: about 30 objects a test), all of them garbage by the next test. The
-collector's young generation is looked at every 700 allocations by default, so at
-200 containers it ran 1,000 times and its middle one 85 times; from the first test
-it runs every YOUNG allocations instead (0.3 s of collection became 0.15 s).
+tracebacks), all of them garbage by the next test. The collector's young generation
+is looked at every 700 allocations by default, which on a large stack runs it, and
+its middle generation, far more often than there is garbage to free; from the first
+test it runs every YOUNG allocations instead. benchmarks/README.md has the figures.
 
 The last clean-up of the session unfreezes what was frozen and restores the
 thresholds, so that an in-process run (pytester) leaks nothing, and the

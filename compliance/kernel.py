@@ -52,13 +52,13 @@ class Ids:
     def shown(self) -> str:
         """uid:gid, the other ids where any differs from the real ones, and the host's
         numbers where a user namespace maps them."""
-        shown = str(self)
+        text = str(self)
         if not (set(self.uids) <= {self.uid} and set(self.gids) <= {self.gid}):
-            shown += (f" (uids {'/'.join(map(str, self.uids))}, gids {'/'.join(map(str, self.gids))}"
+            text += (f" (uids {'/'.join(map(str, self.uids))}, gids {'/'.join(map(str, self.gids))}"
                       f": {'/'.join(UID_KINDS)})")
         if self.host is not None:
-            shown += f", {self.host.shown()} on the host (user namespace)"
-        return shown
+            text += f", {self.host.shown()} on the host (user namespace)"
+        return text
 
     @property
     def fs_uid(self) -> int:

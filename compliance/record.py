@@ -1,6 +1,6 @@
 """One audit, frozen: what every report renders.
 
-Built once when the run ends (compliance/audit.py, `Audit.record`), from the
+Built once when the run ends (compliance/audit.py, `Audit.conclude`), from the
 run's results and its inputs' provenance. The reports (html, json, sarif, the
 terminal) read only this, never the sources: a report cannot reach the engine,
 re-read a file, or disagree with another about what was judged. Every string in

@@ -85,13 +85,15 @@ def test_the_command_applies_the_strictness_of_the_checkouts_pytest_ini():
     assert dict(command["pytest"]) == {k: v for k, v in checkout["pytest"].items() if k not in local}
 
 
-def test_the_wheel_carries_the_plugin_the_checklist_the_policy_and_the_command(wheel):
+def test_the_wheel_carries_the_plugin_the_checklist_the_policy_the_scripts_and_the_command(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         entry_points = next(archive.read(n).decode() for n in names if n.endswith("entry_points.txt"))
         policy = archive.read("compliance/policies/passq.yml").decode()
     assert {"compliance/plugin.py", "compliance/cli.py", "compliance/audit.ini",
             "compliance/checklist/__init__.py", "compliance/checklist/test_hardening.py"} <= names
+    scripts = {str(p.relative_to(ROOT)) for p in (ROOT / "compliance").rglob("*.sh")}
+    assert scripts and scripts <= names  # the shell scripts the sources run, read as package data
     assert policy == (ROOT / "policies" / "passq.yml").read_text()  # the file, not a link
     assert f"{COMMAND} = compliance.cli:main" in entry_points
     assert "compliance.plugin = compliance.plugin" in entry_points

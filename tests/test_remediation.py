@@ -74,11 +74,11 @@ def test_a_failure_reads_with_its_own_remedy():
         verdict(failed("should a", "a"), "SEC-03")
 
 
-@pytest.mark.parametrize(("own", "shown"), [("chown it.", "chown it."),
+@pytest.mark.parametrize(("own", "listed"), [("chown it.", "chown it."),
                                             ("", controls.CATALOG["SEC-01"].remediation)])
-def test_the_reports_show_the_results_remedy_else_the_catalogs(own, shown):
+def test_the_reports_show_the_results_remedy_else_the_catalogs(own, listed):
     result = Result("SEC-01", "app", "app-1", "t::x[app]", "failed", "e", "should", remediation=own)
-    assert views.record(result)["remediation"] == shown
+    assert views.entry(result)["remediation"] == listed
 
 
 def test_a_setuid_root_process_is_fixed_in_the_image_not_by_user():

@@ -334,12 +334,12 @@ def test_remediation_markdown_is_rendered_and_everything_else_escaped():
 
 def test_a_findings_record_opens_in_the_page_not_through_a_data_link():
     record = {"control": "USR-01", "outcome": "failed", "evidence": "<b>", "service": "db"}
-    (extra,) = html_report.record_extras(record)
+    (extra,) = html_report.entry_extras(record)
     assert extra["format_type"] == "html" and "data:" not in extra["content"]
     pre = re.fullmatch(r'<details class="passq-record"><summary>JSON record</summary><pre>(.*)</pre>'
                        r"</details>", extra["content"], re.S).group(1)
     assert json.loads(html.unescape(pre)) == record and "<b>" not in pre
-    assert html_report.record_extras({**record, "outcome": "passed"}) == []
+    assert html_report.entry_extras({**record, "outcome": "passed"}) == []
 
 
 def test_a_skip_logs_its_reason_not_pytests_tuple():

@@ -10,7 +10,7 @@ from compliance import policy as policy_module
 from compliance.checks.declared import secret_files_private
 from compliance.model import Stack, freeze
 from compliance.sources import secret_files
-from compliance.sources.compose_files import Model
+from compliance.sources.compose_files import Model, display_path
 
 STRONG = "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6"  # 64 bytes
 
@@ -274,3 +274,19 @@ def test_a_secret_missing_from_the_swarm_names_how_to_create_it(tmp_path):
     finding = secret_files_private([file], 32, swarm)
     assert finding.outcome == "failed"
     assert "docker secret create shop_token" in finding.remediation
+
+
+def test_a_file_is_named_as_the_user_writes_it(tmp_path, monkeypatch):
+    """Reports and errors name a compose or secret file relative to the working directory:
+    a link by its own path, not its target's; a path compose gives from a working directory
+    reached through a link, relative all the same; a file elsewhere, as given."""
+    here = tmp_path / "project"
+    (here / "real").mkdir(parents=True)
+    (here / "real" / "db.txt").write_text("x")
+    (here / "secrets").symlink_to(here / "real")
+    (tmp_path / "alias").symlink_to(here)
+    monkeypatch.chdir(here)
+    assert display_path(here / "secrets" / "db.txt") == "secrets/db.txt"
+    assert display_path(tmp_path / "alias" / "compose.yml") == "compose.yml"
+    assert display_path(Path("/etc/hostname")) == "/etc/hostname"
+    assert secret_files.inspect("db", here / "secrets" / "db.txt").displayed == "secrets/db.txt"

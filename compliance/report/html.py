@@ -12,7 +12,7 @@ waivers and the run's provenance, where pytest-metadata's environment table
 moves (pytest-html's own Environment and empty Summary headings are hidden);
 and result columns an auditor reads (control, severity, service, container,
 outcome, evidence, remediation with its Markdown rendered), each
-finding's JSON record in its row's details (in the page: browsers refuse to
+finding's compliance.json entry in its row's details (in the page: browsers refuse to
 open a `data:` link). The stylesheet lifts pytest-html's grey text to WCAG
 AA contrast and prints the banner and failures first, without the filters.
 
@@ -145,7 +145,7 @@ def results_table_header(cells) -> None:
 
 def results_table_row(report, cells) -> None:
     """Our columns instead of pytest-html's Test, Duration and Links (its Result stays first,
-    hidden, for its filters; a finding's record is in the row's details, `record_extras`).
+    hidden, for its filters; a finding's entry as JSON is in the row's details, `entry_extras`).
 
     The row is built from the report's `compliance_record` (set at makereport,
     already redacted): pytest-html gives this hook no config to find the audit.
@@ -154,8 +154,8 @@ def results_table_row(report, cells) -> None:
         del cells[:]  # pytest-html drops such a row anyway; an empty one it does not build
         return
     e = Escape(str)
-    record = getattr(report, "compliance_record", None)
-    if record is None:  # not a compliance test (a collection error, a plain test)
+    entry = getattr(report, "compliance_record", None)
+    if entry is None:  # not a compliance test (a collection error, a plain test)
         cells[:] = [cells[0], f'<td class="col-control">{e(report.nodeid)}</td>',
                     '<td class="col-severity"></td>', '<td class="col-service"></td>',
                     '<td class="col-container"></td>',
@@ -163,14 +163,14 @@ def results_table_row(report, cells) -> None:
         return
     cells[:] = [
         cells[0],
-        f'<td class="col-control" id="{views.anchor(record["test"])}">{e(record["control"])} '
-        f'{e(record["title"])}<div class="passq-test">{e(record["test"])}</div></td>',
-        f'<td class="col-severity">{e(record["severity"])}</td>',
-        f'<td class="col-service">{e(record["service"] or "(stack)")}</td>',
-        f'<td class="col-container">{e(record["container"])}'
-        f'{" on " + e(record["node"]) if record.get("node") else ""}</td>',
-        f'<td class="col-outcome"><span class="o-{e(record["outcome"])}">{_label(record, e)}</span></td>',
-        f'<td class="col-evidence">{_evidence(record, e)}</td>',
+        f'<td class="col-control" id="{views.anchor(entry["test"])}">{e(entry["control"])} '
+        f'{e(entry["title"])}<div class="passq-test">{e(entry["test"])}</div></td>',
+        f'<td class="col-severity">{e(entry["severity"])}</td>',
+        f'<td class="col-service">{e(entry["service"] or "(stack)")}</td>',
+        f'<td class="col-container">{e(entry["container"])}'
+        f'{" on " + e(entry["node"]) if entry.get("node") else ""}</td>',
+        f'<td class="col-outcome"><span class="o-{e(entry["outcome"])}">{_label(entry, e)}</span></td>',
+        f'<td class="col-evidence">{_evidence(entry, e)}</td>',
     ]
 
 
@@ -181,19 +181,21 @@ def results_table_html(report, data) -> None:
         data[0] = escape(str(report.longrepr[2])) + "\n"
 
 
-def record(result, redact) -> dict:
-    """The result as every report lists it, redacted: what the row and its extra show."""
-    return views.redacted(views.record(result), redact)
+def entry(result, redact) -> dict:
+    """The result's entry as every report lists it, redacted: what the row and its extra
+    show."""
+    return views.redacted(views.entry(result), redact)
 
 
-def record_extras(record) -> list[dict]:
-    """A finding's JSON record (any outcome but passed), in its row's details: what an
+def entry_extras(entry) -> list[dict]:
+    """A finding's entry as JSON (any outcome but passed), in its row's details: what an
     auditor copies into a ticket. In the page, not a link: pytest-html's link to it is a
     `data:` URL, which browsers refuse to open. A pass gets none: its row already says
-    everything, and a page of 200 containers carried 3,500 such copies (7 of its 21 MB)."""
-    if record["outcome"] == "passed":
+    everything, and on a large stack the passes' copies made the page much heavier
+    (benchmarks/README.md)."""
+    if entry["outcome"] == "passed":
         return []
-    text = escape(json.dumps(record, indent=2, ensure_ascii=False))
+    text = escape(json.dumps(entry, indent=2, ensure_ascii=False))
     return [extras.html(f'<details class="passq-record"><summary>JSON record</summary>'
                         f"<pre>{text}</pre></details>")]
 
@@ -219,26 +221,32 @@ def markdown(text: str, e) -> str:
     return "".join(parts)
 
 
-def _label(record, e) -> str:
-    if record["waiver"] and record["waiver"]["status"] == "stale":
-        return f'{e(record["outcome"])} <span class="stale">(stale waiver)</span>'
-    return e(record["outcome"])
+
+# The old names, which compliance/plugin.py still calls.
+record = entry
+record_extras = entry_extras
 
 
-def _evidence(record, e) -> str:
+def _label(entry, e) -> str:
+    if entry["waiver"] and entry["waiver"]["status"] == "stale":
+        return f'{e(entry["outcome"])} <span class="stale">(stale waiver)</span>'
+    return e(entry["outcome"])
+
+
+def _evidence(entry, e) -> str:
     parts = []
-    if record["message"] and record["outcome"] != "passed":
-        parts.append(f'<div>{e(record["message"])}</div>')
-    if record["evidence"]:
-        parts.append(f'<div><code>{e(record["evidence"])}</code></div>')
-    if record.get("location"):
-        where = f'{record["location"]["file"]}:{record["location"]["line"]}'
+    if entry["message"] and entry["outcome"] != "passed":
+        parts.append(f'<div>{e(entry["message"])}</div>')
+    if entry["evidence"]:
+        parts.append(f'<div><code>{e(entry["evidence"])}</code></div>')
+    if entry.get("location"):
+        where = f'{entry["location"]["file"]}:{entry["location"]["line"]}'
         parts.append(f'<div class="passq-location">at <code>{e(where)}</code></div>')
-    if record["outcome"] in ("failed", "error"):
+    if entry["outcome"] in ("failed", "error"):
         parts.append(f'<div class="passq-remediation"><b>Remediation:</b> '
-                     f'{markdown(record["remediation"], e)}</div>')
-    if record["waiver"]:
-        w = record["waiver"]
+                     f'{markdown(entry["remediation"], e)}</div>')
+    if entry["waiver"]:
+        w = entry["waiver"]
         parts.append(f'<div class="passq-waiver"><b>Waiver ({e(w["status"])}):</b> {e(w["reason"])} '
                      f'(approved by {e(w["approved_by"])}, expires {e(w["expires"])})</div>')
     return "".join(parts)

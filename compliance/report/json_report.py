@@ -27,7 +27,7 @@ def document(record) -> dict:
         "policy": meta["policy"],
         "summary": views.summary(results),
         "gate": {"fail_on": record.fail_on, "passed": record.gate_passed},
-        "results": [views.record(r) for r in results],
+        "results": [views.entry(r) for r in results],
         "judged": meta["judged"],
         "static": meta["static"],
         "compose_files": meta["compose_files"],

@@ -19,10 +19,10 @@ properties.
 from pathlib import Path
 
 import pytest
-from _pytest.junitxml import xml_key  # junitxml's own handle on its writer
 from pytest_html.basereport import BaseReport
 
 DEFAULTED = pytest.StashKey[tuple]()
+JUNIT_WRITER = pytest.StashKey[object]()
 
 
 def configure(config) -> None:
@@ -41,11 +41,27 @@ def configure(config) -> None:
     config.stash[DEFAULTED] = tuple(defaulted)
 
 
+def junit_writer(config):
+    """The object that writes junit.xml, found as a plugin: the one the `junitxml` plugin
+    registered (its class comes from that plugin's module); None when none writes."""
+    if JUNIT_WRITER not in config.stash:
+        module = getattr(config.pluginmanager.get_plugin("junitxml"), "__name__", None)
+        config.stash[JUNIT_WRITER] = next(
+            (plugin for plugin in config.pluginmanager.get_plugins()
+             if module is not None and type(plugin).__module__ == module), None)
+    return config.stash[JUNIT_WRITER]
+
+
 def release(config) -> None:
+    """Not an audit: the writers `configure` turned on write nothing. The junitxml plugin is
+    blocked (as `-p no:junitxml` blocks it) so that its own unconfigure does not look for
+    the writer taken away here."""
     defaulted = config.stash.get(DEFAULTED, ())
-    if "junit" in defaulted and xml_key in config.stash:
-        config.pluginmanager.unregister(config.stash[xml_key])
-        del config.stash[xml_key]
+    writer = junit_writer(config) if "junit" in defaulted else None
+    if writer is not None:
+        config.pluginmanager.unregister(writer)
+        config.pluginmanager.set_blocked("junitxml")
+        config.stash[JUNIT_WRITER] = None
     if "html" in defaulted:
         for plugin in config.pluginmanager.get_plugins():
             if isinstance(plugin, BaseReport):
@@ -54,9 +70,10 @@ def release(config) -> None:
 
 def name_testcase(item, control: str) -> None:
     """Name the test's junit.xml test case `CONTROL test_name[service]`: the attribute
-    pytest's `record_xml_attribute` fixture would set, set on junitxml's reporter of the
-    test directly. The fixture cost every test a fixture lookup and two warnings to silence,
-    neither for this use (the attribute set is `name`, which every junit family keeps)."""
-    xml = item.config.stash.get(xml_key, None)
+    pytest's `record_xml_attribute` fixture would set, set the way that fixture sets it, on
+    the junit writer's reporter of the test. The fixture cost every test a fixture lookup
+    and two warnings to silence, neither for this use (the attribute set is `name`, which
+    every junit family keeps)."""
+    xml = junit_writer(item.config)
     if xml is not None:
         xml.node_reporter(item.nodeid).add_attribute("name", f"{control} {item.name}")

@@ -1,4 +1,4 @@
-"""Redact pytest's own record of a compliance test before anything prints it.
+"""Redact pytest's own report of a compliance test before anything prints it.
 
 Evidence and messages are redacted where they are made (the `verdict`
 fixture); this is the net for the rest of pytest's report: an unexpected

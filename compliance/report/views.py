@@ -22,8 +22,9 @@ def summary(results) -> dict:
     return counts
 
 
-def record(result) -> dict:
-    """One result as compliance.json lists it (contract keys first)."""
+def entry(result) -> dict:
+    """One result as compliance.json lists it (contract keys first): its entry. (`record`
+    is the whole audit's, compliance/record.py.)"""
     control = controls.describe(result.control)
     return {
         "control": control.id, "title": control.title, "severity": control.severity,

@@ -75,11 +75,11 @@ def _details(scan: ImageScan) -> str:
     line = summary_line(scan.name, a.counts)
     out = [f"<details><summary>{escape(line)}</summary>"]
     if a.findings:
-        shown = a.findings[:TOP]
+        top = a.findings[:TOP]
         out.append('<table class="vuln-findings"><thead><tr>' + "".join(
             f"<th>{h}</th>" for h in ("Severity", "Vulnerability", "Package", "Installed", "Fixed in",
                                        "Title")) + "</tr></thead><tbody>")
-        for v in shown:
+        for v in top:
             out.append("<tr>" + _td(v.severity, f"sev-{v.severity.lower()}") + _td(v.id) + _td(v.pkg)
                        + _td(v.installed) + _td(v.fixed or "no fix yet") + _td(v.title) + "</tr>")
         out.append("</tbody></table>")

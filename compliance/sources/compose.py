@@ -220,11 +220,11 @@ def _top(engine: Engine, attrs: Mapping) -> tuple[Ids | None, tuple[Process, ...
     titles = [t.upper() for t in top.get("Titles") or ()]
     ids = None
     for row in top.get("Processes") or ():
-        record = dict(zip(titles, row, strict=False))
-        if record.get("PID") == str(pid):
+        process = dict(zip(titles, row, strict=False))
+        if process.get("PID") == str(pid):
             try:
-                uids = tuple(int(record[column.upper()]) for column in TOP_UIDS)
-                gids = tuple(int(record[column.upper()]) for column in TOP_GIDS)
+                uids = tuple(int(process[column.upper()]) for column in TOP_UIDS)
+                gids = tuple(int(process[column.upper()]) for column in TOP_GIDS)
                 ids = Ids(uids[0], gids[0], uids, gids)
             except (KeyError, ValueError):
                 ids = None

@@ -151,7 +151,7 @@ class Model:
         return f"<compose model {self.describe()}: {len(self.services)} services>"
 
     def describe(self) -> str:
-        return ", ".join(shown(f) for f in self.files)
+        return ", ".join(display_path(f) for f in self.files)
 
     def secret_files(self) -> dict[str, Path]:
         """Top-level `secrets:` entries backed by a file (compose made the paths absolute)."""
@@ -207,12 +207,20 @@ def _env_file(path) -> dict:
     return out
 
 
-def shown(path: Path) -> str:
-    """A path as the user would write it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+def display_path(path: Path) -> str:
+    """A file's path as reports and errors name it, as the user would write it: relative to
+    the working directory when inside it, as written (a secret file's link is named, not its
+    target), else once both are resolved (compose names files from the shell's working
+    directory, which may be reached through a link)."""
+    for inside, cwd in ((path, Path.cwd()), (path.resolve(), Path.cwd().resolve())):
+        try:
+            return str(inside.relative_to(cwd))
+        except ValueError:
+            pass
+    return str(path)
+
+
+shown = display_path  # the old name, which compliance/audit.py and sources/declared.py still call
 
 
 def _real_binary(package_dir: Path) -> Path | None:
@@ -372,7 +380,7 @@ def _read(path: Path) -> tuple[ComposeFile, Mapping] | None:
     for key, line in lines.items():
         if len(key) > 2 and key[0] == "services":
             services.setdefault(key[1], {})[key[2:]] = line
-    source = ComposeFile(shown(path), hashlib.sha256(raw).hexdigest(), MappingProxyType(lines),
+    source = ComposeFile(display_path(path), hashlib.sha256(raw).hexdigest(), MappingProxyType(lines),
                          MappingProxyType(services))
     return source, data if isinstance(data, Mapping) else {}
 
@@ -456,7 +464,7 @@ def _explain(command: list[str], paths: tuple[Path, ...], stderr: str) -> str:
     named = [p for p in paths if str(p) in message or str(p.resolve()) in message]
     if named or len(paths) == 1:
         culprit = named[0] if named else paths[0]
-        return f"compose file {shown(culprit)} is invalid: {message}"
+        return f"compose file {display_path(culprit)} is invalid: {message}"
     # compose did not say which file: try each alone, its relative paths (include:, extends:)
     # resolved against the project directory as in the merge, not against its own folder
     project = ["--project-directory", str(paths[0].resolve().parent)]
@@ -464,5 +472,5 @@ def _explain(command: list[str], paths: tuple[Path, ...], stderr: str) -> str:
         alone = _run(command, [*project, "-f", str(path), "config", "-q", "--no-consistency",
                                "--no-interpolate"])
         if alone.returncode != 0:
-            return f"compose file {shown(path)} is invalid: {_message(alone.stderr)}"
-    return f"compose files {', '.join(shown(p) for p in paths)} are invalid together: {message}"
+            return f"compose file {display_path(path)} is invalid: {_message(alone.stderr)}"
+    return f"compose files {', '.join(display_path(p) for p in paths)} are invalid together: {message}"

@@ -95,31 +95,31 @@ def substitute(text: str, args: Mapping[str, str | None]) -> str:
     return "" if missing else replaced
 
 
-def read(path: Path, shown: str, target: str | None = None,
+def read(path: Path, displayed: str, target: str | None = None,
          build_args: Mapping[str, str | None] | None = None) -> Stage:
-    """The stage compose builds from the Dockerfile at `path` (`shown` names it in
+    """The stage compose builds from the Dockerfile at `path` (`displayed` names it in
     locations), built with compose's `build.args`."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DockerfileError(f"{shown}: cannot read the Dockerfile: {exc.strerror}") from None
+        raise DockerfileError(f"{displayed}: cannot read the Dockerfile: {exc.strerror}") from None
     try:
         structure = DockerfileParser(fileobj=io.BytesIO(raw)).structure
     except Exception as exc:  # dockerfile-parse raises plain exceptions for what it cannot read
-        raise DockerfileError(f"{shown}: cannot parse the Dockerfile: {exc}") from None
+        raise DockerfileError(f"{displayed}: cannot parse the Dockerfile: {exc}") from None
     given = {key: value for key, value in (build_args or {}).items() if value is not None}
-    stages = _stages(structure, given, shown)
+    stages = _stages(structure, given, displayed)
     if not stages:
-        raise DockerfileError(f"{shown}: no FROM instruction")
+        raise DockerfileError(f"{displayed}: no FROM instruction")
     names = [stage.name for stage in stages]
     if target and target.lower() not in names:
-        raise DockerfileError(f"{shown}: no stage named {target!r} (the service's build.target)")
+        raise DockerfileError(f"{displayed}: no stage named {target!r} (the service's build.target)")
     index = names.index(target.lower()) if target else len(stages) - 1
-    user, healthcheck = _inherited(stages, index, shown)
-    return Stage(user, healthcheck, _bases(stages, index, shown))
+    user, healthcheck = _inherited(stages, index, displayed)
+    return Stage(user, healthcheck, _bases(stages, index, displayed))
 
 
-def _stages(structure: list[dict], build_args: Mapping[str, str], shown: str) -> list[_Stage]:
+def _stages(structure: list[dict], build_args: Mapping[str, str], displayed: str) -> list[_Stage]:
     """The stages in file order, each FROM resolved with the ARGs written before the
     first FROM."""
     stages: list[_Stage] = []
@@ -138,7 +138,7 @@ def _stages(structure: list[dict], build_args: Mapping[str, str], shown: str) ->
             try:
                 words = shlex.split(value)
             except ValueError as exc:  # an unbalanced quote
-                raise DockerfileError(f"{shown}:{instruction['startline'] + 1}: cannot parse "
+                raise DockerfileError(f"{displayed}:{instruction['startline'] + 1}: cannot parse "
                                       f"the ARG: {exc}") from None
             for word in words:
                 key, given, default = word.partition("=")
@@ -177,7 +177,7 @@ def _copied_from(stage: _Stage) -> list[tuple[str, str, str, int]]:
     return sources
 
 
-def _bases(stages: list[_Stage], index: int, shown: str) -> tuple[Base, ...]:
+def _bases(stages: list[_Stage], index: int, displayed: str) -> tuple[Base, ...]:
     """Every image the built stage is built on: the FROM and `COPY --from=` images of it
     and of every stage it needs, in file order."""
     names = {stage.name: i for i, stage in enumerate(stages) if stage.name}
@@ -191,29 +191,29 @@ def _bases(stages: list[_Stage], index: int, shown: str) -> tuple[Base, ...]:
         if stage.parent is not None:
             todo.append(stage.parent)
         elif stage.base.lower() != "scratch":
-            bases.append(Base(stage.written, stage.base, Location(shown, stage.line)))
+            bases.append(Base(stage.written, stage.base, Location(displayed, stage.line)))
         for instruction, written, source, line in _copied_from(stage):
             if source.lower() in names:
                 todo.append(names[source.lower()])
             elif source.isdigit() and int(source) < i:
                 todo.append(int(source))
             else:
-                bases.append(Base(written, source, Location(shown, line), instruction))
+                bases.append(Base(written, source, Location(displayed, line), instruction))
     return tuple(sorted(bases, key=lambda base: base.location.line))
 
 
-def _inherited(stages: list[_Stage], index: int, shown: str):
+def _inherited(stages: list[_Stage], index: int, displayed: str):
     """One stage's USER and HEALTHCHECK (the last of each), else its parent stage's."""
     stage = stages[index]
     user = healthcheck = None
     for instruction in stage.instructions:
-        where = Location(shown, instruction["startline"] + 1)
+        where = Location(displayed, instruction["startline"] + 1)
         if instruction["instruction"] == "USER":
             user = (instruction["value"].strip(), where)
         elif instruction["instruction"] == "HEALTHCHECK":
             healthcheck = (healthcheck_test(instruction["value"]), where)
     if stage.parent is not None and (user is None or healthcheck is None):
-        parent_user, parent_healthcheck = _inherited(stages, stage.parent, shown)
+        parent_user, parent_healthcheck = _inherited(stages, stage.parent, displayed)
         user = user or parent_user
         healthcheck = healthcheck or parent_healthcheck
     return user, healthcheck

@@ -96,8 +96,9 @@ def connect(docker_host: str | None = None) -> Engine:
             use_ssh_client=host.startswith("ssh://"),
         )
         # A unix socket or an ssh pipe goes through no proxy and takes no .netrc login, which
-        # requests would otherwise look up in the environment for every call (a sixth of
-        # an inspect's time). A tcp:// engine keeps them: it may sit behind a proxy.
+        # requests would otherwise look up in the environment for every call (a share of
+        # each inspect's time, benchmarks/README.md). A tcp:// engine keeps them: it may
+        # sit behind a proxy.
         api.trust_env = host.startswith("tcp://")
         calls = CallCounter()
         api.send = calls.wrap(api.send)

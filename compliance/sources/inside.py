@@ -5,11 +5,11 @@ From the engine host, `/proc/<pid>/` of a container's main process shows its
 status (uid, NoNewPrivs, capabilities, seccomp), its mount table, its root
 filesystem (so /run/secrets/<name> as the container sees it) and, through the
 cgroups of every process (or, on an engine without cgroups, the pid namespace),
-the container's process list. All of it is read in
-ONE shell command for every container of the stack (about 0.2 s for 200; the
-kernel's files come out of one `grep`, since the shell's `read` takes a /proc
-file a byte at a time), through testinfra: `local://` when the engine's socket
-is on this machine, `ssh://user@host` when the engine is reached over ssh.
+the container's process list. All of it is read in ONE shell command for every
+container of the stack (compliance/sources/inside.sh: the kernel's files come out of
+one `grep`, since the shell's `read` takes a /proc file a byte at a time;
+benchmarks/README.md has its cost), through testinfra: `local://` when the engine's
+socket is on this machine, `ssh://user@host` when the engine is reached over ssh.
 Nothing is written and nothing runs inside a container. A remote tcp:// engine
 is looked at the same way by a probe container in its host's PID namespace
 (sources/probes/view.py), unless probes are off (--no-live): without a view the
@@ -20,6 +20,7 @@ import posixpath
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from urllib.parse import urlsplit
 
 import testinfra
@@ -28,73 +29,7 @@ from compliance.kernel import Inside, parse_view
 from compliance.sources.engine import Engine
 
 TIMEOUT_S = 30
-# $1 is the proc root, $2 the paths every container resolves (joined by "|"); then
-# (container id, main pid, program paths joined by "|") triples.
-SCRIPT = r"""
-# Builtins only where it runs once per container (a fork costs about 1 ms, times 200).
-# resolve ROOT PATH: sets $out to PATH with every symlink resolved inside ROOT (an absolute
-# link target is the container's, not this host's: /proc/<pid>/root/var/run -> /run means
-# ROOT/run)
-resolve() {
-  root=$1; rest=${2#/}; done=""; hops=0
-  while [ -n "$rest" ]; do
-    case $rest in */*) part=${rest%%/*}; rest=${rest#*/} ;; *) part=$rest; rest="" ;; esac
-    case $part in ""|.) continue ;; ..) done=${done%/*}; continue ;; esac
-    if [ -L "$root$done/$part" ] && [ $hops -lt 40 ]; then
-      hops=$((hops + 1)); t=$(readlink "$root$done/$part")
-      case $t in /*) done=""; rest=${t#/}${rest:+/$rest} ;; *) rest=$t${rest:+/$rest} ;; esac
-    else
-      done=$done/$part
-    fi
-  done
-  out=${done:-/}
-}
-proc=$1; resolved=$2; shift 2
-pids=""
-while [ $# -ge 3 ]; do
-  id=$1; pid=$2; paths=$3; shift 3
-  d=$proc/$pid; pids="$pids $pid"
-  echo "@@container $id $pid"
-  for f in "$d"/root/*; do break; done
-  if ! { [ -e "$f" ] || [ -L "$f" ]; }; then echo "@@noroot"; continue; fi
-  echo "@@secrets"
-  for f in "$d"/root/run/secrets/* "$d"/root/run/secrets/.[!.]*; do
-    [ -e "$f" ] || [ -L "$f" ] || continue
-    stat -L -c '%F|%u|%g|%a|%n' "$f" 2>/dev/null || echo "broken|-1|-1|0|$f"
-  done
-  old=$IFS; IFS='|'
-  echo "@@programs"
-  for p in $paths; do
-    [ "$p" = - ] && continue
-    resolve "$d/root" "$p"
-    if [ -e "$d/root$out" ]; then echo "+$p"; else echo "-$p"; fi
-  done
-  echo "@@resolved"
-  for p in $resolved; do
-    [ "$p" = - ] && continue
-    resolve "$d/root" "$p"; printf '%s\t%s\n' "$p" "$out"
-  done
-  IFS=$old
-done
-echo "@@files"
-for pid in $pids; do
-  set -- "$@" "$proc/$pid/status" "$proc/$pid/mountinfo" "$proc/$pid/uid_map" "$proc/$pid/gid_map"
-done
-[ $# -gt 0 ] && grep -Hs "" "$@"
-echo "@@processes"
-grep -Hs "" "$proc"/[0-9]*/comm
-echo "@@cgroups"
-grep -Hs "" "$proc"/[0-9]*/cgroup
-echo "@@pidns"
-stat -L -c 'self %i' "$proc/$$/ns/pid" 2>/dev/null
-stat -L -c '%n %i' "$proc"/[0-9]*/ns/pid 2>/dev/null
-echo "@@namespaces"
-for pid in self $pids; do
-  [ "$pid" = self ] && d=$proc/$$ || d=$proc/$pid
-  for ns in ipc uts; do printf '%s %s ' "$pid" "$ns"; stat -L -c %i "$d/ns/$ns" 2>/dev/null || echo -; done
-done
-echo "@@done"
-"""
+SCRIPT = (files(__package__) / "inside.sh").read_text()  # its arguments: see its head
 
 
 @dataclass(frozen=True)
@@ -165,7 +100,7 @@ def program_paths(test: tuple[str, ...], path: str) -> tuple[str, ...]:
 
 
 class HostView:
-    """A view of the engine's host, where SCRIPT runs once for every container: testinfra's
+    """A view of the engine's host, where SCRIPT (inside.sh) runs once for every container: testinfra's
     (EngineHost), or a probe container's (compliance/sources/probes/view.py)."""
 
     @property
@@ -208,15 +143,10 @@ class EngineHost(HostView):
 
     def answer(self, args: list[str]) -> str | None:
         try:
-            done = self.host.run(f"timeout {TIMEOUT_S} sh -c {_quote(SCRIPT)} view"
-                                 + "".join(f" {_quote(a)}" for a in args))
+            done = self.host.run(shlex.join(["timeout", str(TIMEOUT_S), "sh", "-c", SCRIPT, "view", *args]))
         except Exception:  # an unreachable host is no view, never a crash
             return None
         return done.stdout
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def engine_host(engine: Engine) -> EngineHost | None:

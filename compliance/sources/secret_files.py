@@ -19,6 +19,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from compliance.sources.compose_files import display_path
+
 # Compared case-insensitively with the whole content, surrounding whitespace stripped.
 PLACEHOLDERS = frozenset({
     "changeme", "change-me", "change_me", "changeit", "change-this", "changethis", "replaceme",
@@ -48,16 +50,14 @@ class SecretFile:
     also_looked_for: Path | None = None
 
     @property
-    def shown(self) -> str:
-        return shown(self.path)
+    def displayed(self) -> str:
+        """Its path as reports name it."""
+        return display_path(self.path)
+
+    shown = displayed  # the old name, which compliance/checks/declared.py still reads
 
 
-def shown(path: Path) -> str:
-    """A secret file's path as reports show it: relative to where the suite runs, if inside."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+shown = display_path  # the old name, which compliance/audit.py still calls
 
 
 def named_files(model, policy, base: Path) -> list[tuple[str, Path, str, Path | None]]:

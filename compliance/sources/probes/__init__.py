@@ -17,7 +17,7 @@ probe container in the host's PID namespace reads every container's /proc with t
 engine host's own script (compliance/sources/inside.py), at inventory.
 
 Probes record raw observations (compliance/observations.py); the verdicts are pure
-checks in compliance/checks/live.py. The seams: scripts.py (what runs inside),
+checks in compliance/checks/live.py. The seams: scripts.py and its .sh files (what runs inside),
 parse.py (what it printed), plan.py (snapshot + policy -> what to try), runner.py
 (one runner for every kind), live.py (one run's observations, every kind in one pool),
 view.py (the engine host's view through a probe).

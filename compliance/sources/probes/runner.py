@@ -30,7 +30,7 @@ from compliance.sources.probes import PROBE_IMAGE
 
 OWNER_LABEL = f"{PROBE_LABEL}.owner"  # "<hostname>:<pid>" of the run that started it
 WORKERS = 8  # probe containers at once
-CONNECT_TIMEOUT_S = 1  # one try of a TCP connect (nc -w); each connect is tried twice (scripts.py)
+CONNECT_TIMEOUT_S = 1  # one try of a TCP connect (nc -w); each connect is tried twice (connect.sh)
 DEADLINE_S = 30  # one probe container, start to exit; then it is killed
 STALE_AFTER_S = 300  # a probe container this old is a leftover, whoever started it
 

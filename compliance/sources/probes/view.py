@@ -2,7 +2,7 @@
 cannot reach (a tcp:// engine).
 
 One probe container in the host's PID namespace runs the engine host's own script
-(compliance/sources/inside.py SCRIPT) over the host's /proc, for every container at
+(compliance/sources/inside.sh) over the host's /proc, for every container at
 once: the same kernel facts, read the same way, only reached through the engine
 instead of a shell on its host. It runs as root with the two capabilities reading
 another user's `/proc/<pid>/root` takes (SYS_PTRACE, DAC_READ_SEARCH), every other
