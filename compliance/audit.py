@@ -232,7 +232,7 @@ class Audit:
             directory = Path(self.config.invocation_params.dir, policy.secrets_dir)
             paths += sorted(directory.iterdir())[:MAX_SECRETS_DIR_FILES] if directory.is_dir() else []
         files = [*(self.option("compose_file") or ()), *(self._declared.files if self._declared else ()),
-                 self.policy_path, *paths, *(secret_files.shown(Path(path)) for path in paths)]
+                 self.policy_path, *paths, *(compose_files.display_path(Path(path)) for path in paths)]
         self.redact = self.redact.learn([*learned, *file_secrets(paths)]).protect(
             [*controls.CATALOG, *map(str, files)])  # names, never hidden
 
@@ -298,7 +298,7 @@ class Audit:
             return False
         return bool(self.collected or self.results or self.failure)
 
-    def record(self, result, service: str | None):
+    def keep(self, result, service: str | None):
         """Keep one evaluation's result, its waiver settled (it waives a failure of the
         control for `service`, the subject's own name); returns what was kept."""
         self.load_waivers()
@@ -405,5 +405,5 @@ def _malformed(files, message: str) -> str | None:
     """Compose counts a YAML error's line its own way: the file's own `file:line:column`
     instead, of the first given file, or a file compose's message names (an `include:`d
     one), that does not parse; None when each does."""
-    named = [compose_files.shown(Path(p)) for p in re.findall(r"[^\s'\"]+\.ya?ml\b", message)]
+    named = [compose_files.display_path(Path(p)) for p in re.findall(r"[^\s'\"]+\.ya?ml\b", message)]
     return next(filter(None, map(yamlfile.syntax_error, dict.fromkeys([*files, *named]))), None)

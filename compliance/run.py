@@ -208,7 +208,7 @@ class AuditRun:
         finding = item.stash.get(FINDING, None)
         service, container = subject(item)
         judged = subject_of(item)
-        result = audit.record(service=service, result=Result(
+        result = audit.keep(service=service, result=Result(
             control=control,
             service=audit.redact(service) if service else None,
             container=audit.redact(container) if container else None,
@@ -244,8 +244,8 @@ class AuditRun:
         report.user_properties += properties
         report.compliance_outcome = result.outcome
         report.compliance_waiver = waiver_status
-        report.compliance_record = html.record(result, self.audit.redact)  # plain data
-        report.extras = [*getattr(report, "extras", []), *html.record_extras(report.compliance_record)]
+        report.compliance_entry = html.entry(result, self.audit.redact)  # plain data
+        report.extras = [*getattr(report, "extras", []), *html.entry_extras(report.compliance_entry)]
 
     def pytest_runtest_logreport(self, report):
         """A failure outside the compliance results (a test of the team's own that is no

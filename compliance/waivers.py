@@ -60,7 +60,7 @@ class Waiver:
         """A waiver is valid through its expiry date and expired the day after."""
         return today > self.expires
 
-    def record(self, status: str) -> dict:
+    def entry(self, status: str) -> dict:
         """The waiver as a result carries it (compliance.json's `waiver`)."""
         return {"control": self.control, "service": self.service, "reason": self.reason,
                 "approved_by": self.approved_by, "expires": self.expires.isoformat(),
@@ -96,13 +96,13 @@ def settle(result, waiver: Waiver | None, today: date):
     if waiver is None:
         return result
     if waiver.expired(today):
-        expired = replace(result, waiver=waiver.record("expired"))
+        expired = replace(result, waiver=waiver.entry("expired"))
         if result.outcome != "failed":
             return expired
         return replace(expired, message=f"{result.message} (waiver expired on {waiver.expires})".strip())
     if result.outcome == "failed":
-        return replace(result, outcome="waived", waiver=waiver.record("applied"))
-    return replace(result, waiver=waiver.record("stale" if result.outcome == "passed" else "ignored"))
+        return replace(result, outcome="waived", waiver=waiver.entry("applied"))
+    return replace(result, waiver=waiver.entry("stale" if result.outcome == "passed" else "ignored"))
 
 
 def is_stale(result) -> bool:
@@ -127,7 +127,7 @@ def unused(waiver_file: WaiverFile | None, results, today: date) -> list[dict]:
             why = f"expired on {waiver.expires}"
         else:
             why = "matched no failure in this run"
-        out.append({**waiver.record("unused"), "line": waiver.line, "why": why})
+        out.append({**waiver.entry("unused"), "line": waiver.line, "why": why})
     return out
 
 

@@ -238,7 +238,7 @@ def test_a_container_name_with_markup_is_escaped_in_its_row():
               "remediation": "r", "waiver": None, "message": "<i>", "test": "t.py::x[web]"}
 
     class Report:
-        compliance_record = record
+        compliance_entry = record
         when, passed, sections = "call", False, []
 
     cells = ["<td>Failed</td>", "test", "duration", "<td>links</td>"]

@@ -247,7 +247,7 @@ def _generate(where: str) -> str:
 
 
 def _secret_file(f, min_bytes: int, static: bool = False) -> Finding:
-    where = f.shown
+    where = f.displayed
     if not f.exists:
         other = f" (nor {f.also_looked_for.name})" if f.also_looked_for else ""
         if static and f.ignored:

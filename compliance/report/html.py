@@ -147,14 +147,14 @@ def results_table_row(report, cells) -> None:
     """Our columns instead of pytest-html's Test, Duration and Links (its Result stays first,
     hidden, for its filters; a finding's entry as JSON is in the row's details, `entry_extras`).
 
-    The row is built from the report's `compliance_record` (set at makereport,
+    The row is built from the report's `compliance_entry` (set at makereport,
     already redacted): pytest-html gives this hook no config to find the audit.
     """
     if report.when != "call" and report.passed and not report.sections:
         del cells[:]  # pytest-html drops such a row anyway; an empty one it does not build
         return
     e = Escape(str)
-    entry = getattr(report, "compliance_record", None)
+    entry = getattr(report, "compliance_entry", None)
     if entry is None:  # not a compliance test (a collection error, a plain test)
         cells[:] = [cells[0], f'<td class="col-control">{e(report.nodeid)}</td>',
                     '<td class="col-severity"></td>', '<td class="col-service"></td>',
@@ -220,11 +220,6 @@ def markdown(text: str, e) -> str:
     parts.append(e(text[at:]))
     return "".join(parts)
 
-
-
-# The old names, which compliance/plugin.py still calls.
-record = entry
-record_extras = entry_extras
 
 
 def _label(entry, e) -> str:

@@ -220,7 +220,6 @@ def display_path(path: Path) -> str:
     return str(path)
 
 
-shown = display_path  # the old name, which compliance/audit.py and sources/declared.py still call
 
 
 def _real_binary(package_dir: Path) -> Path | None:

@@ -27,7 +27,7 @@ from compliance import controls
 from compliance.model import DECLARED, Location, Stack, Subject, freeze
 from compliance.policy import parse_size
 from compliance.sources import dockerfile
-from compliance.sources.compose_files import Model, shown
+from compliance.sources.compose_files import Model, display_path
 
 SECRETS_DIR = "/run/secrets"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -135,7 +135,7 @@ def test_id(name: str, profiles) -> str:
 
 def _first_line(model: Model) -> Location:
     """Where a result no key decides points when nothing nearer is known: the first file."""
-    return Location(model.sources[0].path if model.sources else shown(model.files[0]), 1)
+    return Location(model.sources[0].path if model.sources else display_path(model.files[0]), 1)
 
 
 def _dockerfile(config: Mapping) -> dockerfile.Stage:
@@ -146,7 +146,7 @@ def _dockerfile(config: Mapping) -> dockerfile.Stage:
         return dockerfile.Stage()  # a git or https context: nothing here to read
     path = Path(build["context"]) / (build.get("dockerfile") or "Dockerfile")
     try:
-        return dockerfile.read(path, shown(path), build.get("target"), build.get("args"))
+        return dockerfile.read(path, display_path(path), build.get("target"), build.get("args"))
     except dockerfile.DockerfileError as exc:
         raise DeclaredError(str(exc)) from None
 

@@ -54,11 +54,6 @@ class SecretFile:
         """Its path as reports name it."""
         return display_path(self.path)
 
-    shown = displayed  # the old name, which compliance/checks/declared.py still reads
-
-
-shown = display_path  # the old name, which compliance/audit.py still calls
-
 
 def named_files(model, policy, base: Path) -> list[tuple[str, Path, str, Path | None]]:
     """(secret name, path, source, alternative path looked for) for every secret file
