@@ -111,6 +111,7 @@ class Model:
     sources: tuple[ComposeFile, ...] = ()  # every file compose reads: the -f files first
     merged: tuple[ComposeFile, ...] = ()  # the files whose sections merge, in compose's order
     layers: Mapping = field(default_factory=dict)  # service -> its Layers, the winning one last
+    project: str | None = None  # its name among the projects of a monorepo (projects.py)
 
     def locate(self, key_path: tuple) -> Location | None:
         """Where a top-level key path (`networks`) is written: the last file in merge order
@@ -277,8 +278,9 @@ PROFILE_ARGS = ("--profile", "*")
 PROFILES = "all profiles"
 
 
-def load(files, command: list[str] | None = None) -> Model:
-    """Render the declared model of `files` (in order, merged as compose merges them)."""
+def load(files, command: list[str] | None = None, project: str | None = None) -> Model:
+    """Render the declared model of `files` (in order, merged as compose merges them);
+    `project` names it among the projects of one run (projects.py)."""
     paths = tuple(Path(f) for f in files)
     if not paths:
         raise ComposeError("no compose file given")
@@ -315,6 +317,7 @@ def load(files, command: list[str] | None = None) -> Model:
         secrets=freeze(secrets),
         profiles=PROFILES,
         written=freeze(written),
+        project=project,
         **_read_files(paths),
     )
 
