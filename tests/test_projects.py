@@ -6,8 +6,10 @@ hand-made AuditRecords: tests/records.py)."""
 import dataclasses
 import io
 import json
+import os
 import re
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -288,3 +290,46 @@ def test_the_terminal_leads_each_finding_with_its_project_and_counts_each_projec
     assert "project shop: 1 passed, 1 failed, 1 error" in lines
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert terminal.annotation(RESULTS[1]).startswith("::error title=HRD-06 api%3Aweb::")
+
+
+# -- the command ----------------------------------------------------------------------------
+
+COMMAND = Path(sys.executable).parent / "passq-compliance"
+
+
+def run(*args, cwd=ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([str(COMMAND), *args], cwd=cwd, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/passq-no-engine.sock"})
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--static-only", "--project", "api", "--compose-file", "api/compose.yaml"],
+     "ERROR: --project and --compose-file do not mix: name every project with --project "
+     "[NAME=]PATH[,PATH...] (a PATH may be a compose file), or judge one project with "
+     "--compose-file alone"),
+    (["--project=api"], "ERROR: --project judges compose files without an engine: add --static-only "
+                        "(a live audit judges one running stack: --stack NAME --compose-file PATH)"),
+])
+def test_project_with_compose_file_or_without_static_only_is_a_one_line_usage_error(tmp_path, args, said):
+    done = run(*args, f"--report-dir={tmp_path / 'reports'}", cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (pytest.ExitCode.USAGE_ERROR, "", said + "\n")
+    assert not (tmp_path / "reports").exists()
+
+
+def test_help_names_the_option_an_example_and_the_plugins_a_static_run_loads():
+    text = run("--help").stdout
+    assert "--project [NAME=]PATH[,PATH...]" in text
+    assert "--static-only --project api --project web=web,web/ci.yml --project tools/ci" in text
+    assert "only the suite's, pytest-html's and pytest-metadata's pytest plugins load" in text
+    assert "a check's output and log records are not captured" in text
+
+
+def test_a_static_run_loads_only_the_plugins_it_uses_and_those_the_user_names():
+    static = ["--static-only", "--compose-file=fixtures/stacks/weak/compose.yml",
+              "--policy=fixtures/stacks/weak/policy.yml", "--co"]
+    plugins = [line for line in run(*static).stdout.splitlines() if line.startswith("plugins:")]
+    assert len(plugins) == 1
+    assert re.fullmatch(r"plugins: passq-compliance-[\d.]+, html-[\d.]+, metadata-[\d.]+", plugins[0])
+    named = run(*static, "-p", "hypothesispytest").stdout
+    assert "metadata-3.1.1, hypothesis-" in named
+    assert "PytestAssertRewriteWarning" not in named  # `-p html` is also the standard library's html

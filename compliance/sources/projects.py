@@ -105,3 +105,17 @@ def provenance(models) -> list[dict]:
     return [{"name": model.project, "compose_files": [{"path": f.path, "sha256": f.sha256}
                                                       for f in model.sources]}
             for model in models]
+
+
+def misuse(specs, compose_files_given, static_only: bool) -> str | None:
+    """Why `--project` cannot be used as given (one line saying what to do), or None."""
+    if not specs:
+        return None
+    if compose_files_given:
+        return (f"{OPTION} and --compose-file do not mix: name every project with {OPTION} "
+                f"[NAME=]PATH[,PATH...] (a PATH may be a compose file), or judge one project "
+                f"with --compose-file alone")
+    if not static_only:
+        return (f"{OPTION} judges compose files without an engine: add --static-only (a live "
+                f"audit judges one running stack: --stack NAME --compose-file PATH)")
+    return None
