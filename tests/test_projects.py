@@ -94,9 +94,14 @@ def test_the_files_picked_are_the_ones_compose_itself_reads_there(tmp_path, file
     ("=api", "--project '=api': expected [NAME=]PATH[,PATH...]"),
     ("x=", "--project 'x=': expected [NAME=]PATH[,PATH...]"),
     ("api,", "--project 'api,': expected [NAME=]PATH[,PATH...]"),
+    ("a:b=api", "--project a:b=api: the project name 'a:b' cannot lead a test id (no space, ':', ',', "
+                "'[' or ']'): name it (NAME=PATH)"),
+    ("my app", "--project my app: the project name 'my app' cannot lead a test id (no space, ':', ',', "
+               "'[' or ']'): name it (NAME=PATH)"),
 ])
 def test_a_wrong_spec_is_one_line_naming_it(monorepo, spec, message):
     (monorepo / "empty").mkdir()
+    compose(monorepo / "my app", "x")
     with pytest.raises(ComposeError) as caught:
         projects.parse(spec)
     assert str(caught.value) == message

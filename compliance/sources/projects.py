@@ -14,6 +14,7 @@ about the time of the slowest, not ten times one. Each load error names its proj
 """
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -25,6 +26,9 @@ FILE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compo
 OVERRIDE_NAMES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
                   "docker-compose.override.yaml")
 OPTION = "--project"
+# What a project's name may not hold: it leads the test ids (`test_x[api:db]`), where `:`
+# separates it from the service and brackets end the id; `,` separates a spec's paths.
+UNFIT = re.compile(r"[\s:,\[\]]")
 
 
 class Project(NamedTuple):
@@ -65,7 +69,11 @@ def parse(spec: str) -> Project:
             raise ComposeError(f"{OPTION} {spec}: {path}: no such file or folder")
     first = Path(given[0])
     folder = first if first.is_dir() else first.parent
-    return Project(name.strip() or compose_files.shown(folder), tuple(files))
+    name = name.strip() or compose_files.shown(folder)
+    if UNFIT.search(name):
+        raise ComposeError(f"{OPTION} {spec}: the project name {name!r} cannot lead a test id "
+                           f"(no space, ':', ',', '[' or ']'): name it (NAME=PATH)")
+    return Project(name, tuple(files))
 
 
 def parse_all(specs) -> list[Project]:
