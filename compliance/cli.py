@@ -11,12 +11,19 @@ settings. Rooted here, test IDs read `test_hardening.py::test_x[service]`
 and the reports land in ./reports (--report-dir's default). Every other
 argument goes to pytest unchanged.
 
+With --static-only it loads exactly the pytest plugins the static gate uses (the suite's,
+pytest-html, pytest-metadata; pytest's `--disable-plugin-autoload`), not every plugin
+installed beside it: each one wraps every test, and a pull-request gate of 50 services runs
+a thousand. A plugin the user names with `-p NAME` still loads. Nor does it capture each
+test's log records and output: a static check neither logs nor prints.
+
 `--help` and `--version` are the command's own: a user of the tool asks about
 its options and exit codes, not pytest's (those stay behind `--help-pytest`).
 The options are listed from the plugin's own definitions, so the two never differ.
 """
 
 import argparse
+import itertools
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -31,11 +38,15 @@ CHECKLIST = PACKAGE / "checklist"
 # assertion rewriting; it has no asserts to rewrite (an editable install never marks it).
 IMPORTED = ("ignore:Module already imported so cannot be rewritten; compliance"
             ":pytest.PytestAssertRewriteWarning")
+# `-p html` (pytest-html's entry point name) is also the standard library's `html`, imported
+# long before: pytest warns that it cannot rewrite it, which it need not (no test lives there).
+HTML_IMPORTED = IMPORTED.replace("; compliance", "; html")
 COMMAND = "passq-compliance"
 EXAMPLES = f"""\
 examples:
   {COMMAND} --stack passq --compose-file docker-compose.production.yml
   {COMMAND} --static-only --compose-file docker-compose.production.yml   # pull-request gate
+  {COMMAND} --static-only --project api --project web=web,web/ci.yml --project tools/ci   # a monorepo
   {COMMAND} --stack passq -m "severity_high or severity_critical"
   {COMMAND} --stack passq -k db          # one service
   {COMMAND} --stack passq --co -q        # list what would run, write no report
@@ -52,20 +63,32 @@ exit status:
 
 Reports go to ./reports: compliance.html, compliance.json, compliance.sarif, junit.xml.
 Any other argument goes to pytest (-k, -m, -x, --tb ...): {COMMAND} --help-pytest lists them.
+With --static-only only the suite's, pytest-html's and pytest-metadata's pytest plugins load
+(`-p NAME` loads another installed one), and a check's output and log records are not captured.
 """
 
 
-# pytest plugins a static run never uses, so not loaded with --static-only (by their entry
-# point names): testinfra's (its `host` is this machine; the static gate reaches no host) and
-# hypothesis's (a development tool, which wraps every test's call and report).
-STATIC_UNUSED = ("pytest11.testinfra", "hypothesispytest")
+# The pytest plugins a static run loads (by entry point name), and nothing else installed:
+# not testinfra's (its `host` is this machine; the static gate reaches no host), not
+# hypothesis's (a development tool that wraps every test's call and report).
+STATIC_PLUGINS = ("html", "metadata")
+# What pytest does in every phase of every test that a static check never needs: capture its
+# log records (it logs nothing) and its output (it prints nothing). A user's own --capture wins.
+STATIC_PHASES = ("-p", "no:logging", "--capture=no")
 
 
 def pytest_args(args: list[str]) -> list[str]:
-    """The arguments for pytest: ours first, so a user's own -c, --rootdir or -o still wins."""
-    unused = [f"-pno:{name}" for name in STATIC_UNUSED] if "--static-only" in args else []
+    """The arguments for pytest: ours first, so a user's own -c, --rootdir, -o or -p still wins."""
+    static = ["--disable-plugin-autoload", *(a for name in STATIC_PLUGINS for a in ("-p", name)),
+              *STATIC_PHASES, "-W", HTML_IMPORTED] if "--static-only" in args else []
     return ["--config-file", str(SETTINGS), "--rootdir", str(Path.cwd()), "-p", "compliance.plugin",
-            *unused, "-o", f"compliance_policy={POLICY}", "-W", IMPORTED, *args, str(CHECKLIST)]
+            *static, "-o", f"compliance_policy={POLICY}", "-W", IMPORTED, *args, str(CHECKLIST)]
+
+
+def values(args: list[str], option: str) -> list[str]:
+    """What `option` is given in `args` (as `--option VALUE` or `--option=VALUE`)."""
+    found = [value for flag, value in itertools.pairwise(args) if flag == option]
+    return found + [arg.split("=", 1)[1] for arg in args if arg.startswith(f"{option}=")]
 
 
 def version() -> str:
@@ -119,5 +142,12 @@ def main() -> int:
     if {"-V", "--version"} & set(args):
         print(f"{COMMAND} {version()}")
         return 0
+    from compliance.sources import projects  # not for --version: the audit's imports load here
+
+    misuse = projects.misuse(values(args, "--project"), values(args, "--compose-file"),
+                             "--static-only" in args)
+    if misuse:
+        print(f"ERROR: {misuse}", file=sys.stderr)
+        return int(pytest.ExitCode.USAGE_ERROR)
     args = ["--help" if arg == "--help-pytest" else arg for arg in args]
     return int(pytest.main(pytest_args(args)))

@@ -109,3 +109,4 @@ class Result:
     location: dict | None = None  # a declared result's {"file", "line"}
     node: str | None = None  # a swarm task's node
     remediation: str = ""  # the finding's own, for its reason; empty: the catalog's
+    project: str | None = None  # its project's name in a run of several (--project); else None

@@ -47,6 +47,10 @@ def pytest_addoption(parser):
                     help="audit only the declared config: the --compose-file files (required) "
                          "and the secret files they and the policy name; never connect to the "
                          "engine (the pull-request gate)")
+    group.addoption("--project", action="append", default=[], metavar="[NAME=]PATH[,PATH...]",
+                    help="with --static-only, instead of --compose-file: one project of a monorepo, "
+                         "its compose files or its folder (the files compose picks there); NAME "
+                         "defaults to the folder (repeatable: every project judged in one run)")
     group.addoption("--swarm", action="store_true",
                     help="the stack is a swarm stack (docker stack deploy); detected when --stack names "
                          "no compose project and the engine is a swarm manager")

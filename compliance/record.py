@@ -20,7 +20,8 @@ class AuditRecord:
     results: tuple[Result, ...]
     # provenance: judged (one line naming it), static, stack, compose_files [{path, sha256}],
     # started_at, duration_s, engine, policy, images [(ref, digest)], waivers {path, sha256},
-    # suite_version
+    # suite_version; in a run of several projects (--project) also projects [{name,
+    # compose_files}] in the order given (compliance/sources/projects.py, `provenance`)
     metadata: Mapping
     fail_on: str
     passed: bool  # the gate's verdict

@@ -104,12 +104,29 @@ def test_compose_missing_is_one_clear_error(monkeypatch):
 
 
 def test_compose_command_resolution_without_docker_plugin_or_venv(monkeypatch, tmp_path):
+    monkeypatch.setattr(compose_files, "PLUGIN_DIRS", ())
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
     monkeypatch.setattr(compose_files.shutil, "which", lambda name: None)
     monkeypatch.setattr(compose_files.importlib.util, "find_spec", lambda name: None)
     monkeypatch.setattr(compose_files, "REPO", tmp_path)
     monkeypatch.setattr(compose_files.sys, "executable", str(tmp_path / "python"))
     with pytest.raises(compose_files.ComposeError, match="Docker Compose v2 not found"):
         compose_files.compose_command()
+
+
+def test_the_compose_plugins_own_binary_is_found_without_starting_a_process(monkeypatch, tmp_path):
+    """`docker compose` starts the docker CLI, which starts the plugin: two processes per
+    rendering where the plugin alone renders the same model."""
+    plugin = tmp_path / "cli-plugins" / "docker-compose"
+    plugin.parent.mkdir()
+    plugin.write_text("#!/bin/sh\n")
+    plugin.chmod(0o755)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))
+    monkeypatch.setattr(compose_files.subprocess, "run", lambda *a, **k: pytest.fail(f"ran {a}"))
+    assert compose_files.compose_command() == [str(plugin)]
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))
+    monkeypatch.setattr(compose_files, "PLUGIN_DIRS", (str(tmp_path / "cli-plugins"),))
+    assert compose_files.compose_command() == [str(plugin)]
 
 
 def test_model_repr_shows_no_environment_value():

@@ -134,3 +134,14 @@ def test_every_string_of_both_reports_passes_the_records_redactor():
         text = json.dumps(document)
         assert SECRET not in text
         assert "API_TOKEN=[REDACTED]" in text
+
+
+def test_both_reports_are_written_unindented_by_pythons_c_encoder(tmp_path):
+    """Indented, Python encodes JSON in pure Python: at 100 services three to five times
+    slower (benchmarks/README.md). One line each; `jq .` indents them for reading."""
+    record = make_record(RESULTS, passed=False)
+    json_report.write(record, tmp_path / "compliance.json")
+    sarif.write(record, tmp_path / "compliance.sarif")
+    for name in ("compliance.json", "compliance.sarif"):
+        text = (tmp_path / name).read_text()
+        assert text.count("\n") == 1 and text.endswith("}\n") and json.loads(text)

@@ -57,8 +57,10 @@ def runs(workflow, job) -> str:
 
 def invocations(workflow, job) -> list[list[str]]:
     """The words of each command line that runs the suite, from its name on (lines joined
-    where they end in `\\`); `"${waiver_args[@]}"` is the waiver option."""
-    lines = runs(workflow, job).replace("\\\n", " ").replace('"${waiver_args[@]}"', "--waivers w.yml")
+    where they end in `\\`); `"${waiver_args[@]}"` is the waiver option, `"${judged[@]}"` the
+    compose file or the projects (both options, for the names they use)."""
+    lines = runs(workflow, job).replace("\\\n", " ").replace('"${waiver_args[@]}"', "--waivers w.yml") \
+        .replace('"${judged[@]}"', "--compose-file c.yml --project p")
     words = [shlex.split(line) for line in lines.splitlines() if re.search(rf"(^|\s){COMMAND}\s", line)]
     return [line[line.index(COMMAND):] for line in words]
 
@@ -118,6 +120,23 @@ def test_the_pull_request_job_is_the_static_gate_and_uploads_sarif_except_from_f
     assert "github.event.pull_request.head.repo.full_name == github.repository" in upload["if"]
     assert "!cancelled()" in upload["if"]  # also after the gate failed, which fails the job
     assert "continue-on-error" not in step(workflow, "pull-request", "Static gate")
+
+
+@pytest.mark.parametrize("projects, judged", [
+    ("", ["--compose-file", "docker-compose.production.yml"]),
+    ("api\nweb=web,web/ci.yml\n\n", ["--project", "api", "--project", "web=web,web/ci.yml"]),
+])
+def test_the_static_gate_judges_the_compose_file_or_every_project_named(workflow, tmp_path, projects, judged):
+    """The step's script as the runner runs it (bash -e), the command a stub that says its
+    arguments: PROJECTS, one `--project` value a line, replaces COMPOSE_FILE."""
+    stub = tmp_path / COMMAND
+    stub.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    stub.chmod(0o755)
+    env = {**workflow["env"], "PROJECTS": projects, "PATH": f"{tmp_path}:/usr/bin:/bin"}
+    done = subprocess.run(["bash", "-e", "-c", step(workflow, "pull-request", "Static gate")["run"]],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.splitlines() == ["--static-only", *judged]
+    assert workflow["env"]["PROJECTS"] == ""  # one compose file, as PassQ's repository has
 
 
 def test_the_release_job_audits_the_running_stack_with_a_fresh_scan(workflow):

@@ -28,4 +28,6 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, document) -> None:
-    write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    """Unindented: with `indent` Python encodes in pure Python, several times slower than its
+    C encoder (benchmarks/README.md); `jq .` indents a report for reading."""
+    write_text(path, json.dumps(document, ensure_ascii=False) + "\n")

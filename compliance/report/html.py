@@ -134,7 +134,7 @@ def results_summary(prefix, record, metadata) -> None:
     environment = e.tree(dict(metadata))
     metadata.clear()
     prefix.extend([STYLE, '<div class="passq">', _gate(record, e), _glance(record),
-                   _failures(record, e), _checklist(record, e), _matrix(record, e),
+                   _failures(record, e), *_sections(record, e),
                    _vulnerabilities(record), _waivers(record, e),
                    _provenance(record, e, environment), "</div>"])
 
@@ -166,7 +166,7 @@ def results_table_row(report, cells) -> None:
         f'<td class="col-control" id="{views.anchor(entry["test"])}">{e(entry["control"])} '
         f'{e(entry["title"])}<div class="passq-test">{e(entry["test"])}</div></td>',
         f'<td class="col-severity">{e(entry["severity"])}</td>',
-        f'<td class="col-service">{e(entry["service"] or "(stack)")}</td>',
+        f'<td class="col-service">{_project_of(entry, e)}{e(entry["service"] or "(stack)")}</td>',
         f'<td class="col-container">{e(entry["container"])}'
         f'{" on " + e(entry["node"]) if entry.get("node") else ""}</td>',
         f'<td class="col-outcome"><span class="o-{e(entry["outcome"])}">{_label(entry, e)}</span></td>',
@@ -220,6 +220,10 @@ def markdown(text: str, e) -> str:
     parts.append(e(text[at:]))
     return "".join(parts)
 
+
+def _project_of(entry, e) -> str:
+    """A result's project, before its service, in a run of several projects."""
+    return f'<span class="project">{e(entry["project"])}:</span>' if entry.get("project") else ""
 
 
 def _label(entry, e) -> str:
@@ -310,11 +314,28 @@ def _chart(rows) -> str:
 
 
 def _failures(record, e) -> str:
-    """What failed and where: each control once, each of its services once with the file:line
-    its results point at, linked to the service's first result row."""
-    failures = views.failures(record.results)
+    """What failed and where, by control; in a run of several projects by project first."""
+    projects = views.by_project(record)
+    if not projects:
+        table, folder = _failure_table(record.results, e)
+        inside = f' <span class="ids">files in <code>{e(folder)}/</code></span>' if folder else ""
+        return f'<h2 id="failures">Failures by control{inside}</h2>{table}' if table else ""
+    parts = []
+    for project, results in projects:
+        table, folder = _failure_table(results, e)
+        if table:
+            inside = f' <span class="ids">files in <code>{e(folder)}/</code></span>' if folder else ""
+            parts.append(f'<h3><a href="#{_project_anchor(project["name"], e)}">Project '
+                         f'{e(project["name"])}</a>{inside}</h3>{table}')
+    return f'<h2 id="failures">Failures by project and control</h2>{"".join(parts)}' if parts else ""
+
+
+def _failure_table(results, e) -> tuple[str, str]:
+    """Each failed control once, each of its services once with the file:line its results
+    point at, linked to the service's first result row; and the folder the files share."""
+    failures = views.failures(results)
     if not failures:
-        return ""
+        return "", ""
     folder = _common_folder({r.location["file"] for _, by_service in failures
                              for results in by_service.values() for r in results if r.location})
     rows = []
@@ -334,10 +355,29 @@ def _failures(record, e) -> str:
         rows.append(f'<tr><td>{e(control.id)} {e(control.title)}</td>'
                     f'<td class="sev-{e(control.severity)}">{e(control.severity)}</td>'
                     f'<td>{said}</td><td class="where">{"".join(services)}</td></tr>')
-    inside = f' <span class="ids">files in <code>{e(folder)}/</code></span>' if folder else ""
-    return (f'<h2 id="failures">Failures by control{inside}</h2><table class="failures"><tr>'
-            f'<th>Control</th><th>Severity</th><th>Results</th><th>Services and where</th></tr>'
-            f'{"".join(rows)}</table>')
+    return (f'<table class="failures"><tr><th>Control</th><th>Severity</th><th>Results</th>'
+            f'<th>Services and where</th></tr>{"".join(rows)}</table>', folder)
+
+
+def _sections(record, e) -> list[str]:
+    """The checklist and the matrix: of the run, or one section of each per project (its
+    compose files, counts, checklist and matrix) in a run of several."""
+    projects = views.by_project(record)
+    if not projects:
+        return [_checklist(record.results, e), _matrix(record.results, e)]
+    sections = []
+    for project, results in projects:
+        files = "".join(f"<li><code>{e(f['path'])}</code></li>" for f in project["compose_files"])
+        counts = ", ".join(f"{n} {o}" for o, n in views.summary(results).items() if n)
+        sections.append(f'<section class="project" id="{_project_anchor(project["name"], e)}">'
+                        f'<h2>Project {e(project["name"])}</h2><ul class="files">{files}</ul>'
+                        f'<p class="counts">{e(counts or "no results")}</p>'
+                        f'{_checklist(results, e, "h3")}{_matrix(results, e, "h3")}</section>')
+    return sections
+
+
+def _project_anchor(name: str, e) -> str:
+    return "project-" + e(name).replace(" ", "-")
 
 
 def _within(file: str, folder: str) -> str:
@@ -353,9 +393,9 @@ def _common_folder(files) -> str:
         return ""
 
 
-def _checklist(record, e) -> str:
+def _checklist(results, e, heading: str = "h2") -> str:
     items = []
-    checklist = views.checklist(record.results)
+    checklist = views.checklist(results)
     for item in checklist:
         counts = ", ".join(f"{n} {o}" for o, n in item.counts.items() if n)
         if not item.evaluated:
@@ -367,13 +407,13 @@ def _checklist(record, e) -> str:
                      f'<span class="ids">{e(", ".join(item.controls))}</span>'
                      f'<span class="counts">{e(counts)}</span>{unproven}</li>')
     ticked = sum(item.ticked for item in checklist)
-    counts = ", ".join(f"{n} {o}" for o, n in views.summary(record.results).items())
-    return (f'<h2>Security checklist</h2><ul class="checklist">{"".join(items)}</ul>'
+    counts = ", ".join(f"{n} {o}" for o, n in views.summary(results).items())
+    return (f'<{heading}>Security checklist</{heading}><ul class="checklist">{"".join(items)}</ul>'
             f'<p class="tally">{ticked} of {len(items)} items ticked; evaluations: {e(counts)}</p>')
 
 
-def _matrix(record, e) -> str:
-    services, rows = views.matrix(record.results)
+def _matrix(results, e, heading: str = "h2") -> str:
+    services, rows = views.matrix(results)
     if not rows:
         return ""
     head = "".join(f"<th>{e(s) if s is not None else '(stack)'}</th>" for s in services)
@@ -388,8 +428,8 @@ def _matrix(record, e) -> str:
             tds.append(f"<td>{links or chr(0x2014)}</td>")
         body.append(f'<tr><th>{e(control.id)} {e(control.title)} <span class="ids">'
                     f'{e(control.severity)}</span></th>{"".join(tds)}</tr>')
-    return (f'<h2>Controls \u00d7 services</h2><table class="matrix"><tr><th>Control</th>{head}</tr>'
-            f'{"".join(body)}</table>')
+    return (f'<{heading}>Controls \u00d7 services</{heading}><table class="matrix"><tr>'
+            f'<th>Control</th>{head}</tr>{"".join(body)}</table>')
 
 
 def _vulnerabilities(record) -> str:

@@ -5,7 +5,9 @@ added (what was judged, the compose files with their SHA-256, a declared
 result's location, image digests, engine API calls, the waiver file and its
 unused waivers, the reason a run audited nothing, the run's warnings) is additive only, so a
 consumer of `passq-compliance/1` keeps working. A static audit has no stack:
-`"stack": null`, and `compose_files` names what it judged.
+`"stack": null`, and `compose_files` names what it judged. A run of several projects
+(--project) lists each under `projects` (its name, compose files and counts), and each
+result names its `project`; a run of one has neither key.
 """
 
 from pathlib import Path
@@ -40,6 +42,8 @@ def document(record) -> dict:
         "failure": record.failure,
         "warnings": list(record.warnings),
     }
+    if projects := views.by_project(record):
+        doc["projects"] = [{**project, "summary": views.summary(results)} for project, results in projects]
     return views.redacted(doc, record.redact)
 
 

@@ -9,7 +9,8 @@ physical location at the file that declares what should run (the first
 --compose-file, else the policy), because code-scanning tools such as GitHub's
 need a file to hang a result on. Errors, which are no findings but leave a
 control unproven, are tool execution notifications; unused and stale waivers
-are configuration notifications.
+are configuration notifications. A run of several projects (--project) writes one SARIF
+run per project.
 """
 
 import functools
@@ -47,11 +48,28 @@ def rule(control) -> dict:
 
 
 def document(record) -> dict:
+    """One run; a run of several projects (--project) gives one SARIF run per project, each
+    named by its `automationDetails.id` (code scanning keeps one category per run), its
+    results hung on that project's first compose file."""
     meta = record.metadata
     own = [controls.OWN.id] if any(r.control == controls.OWN.id for r in record.results) else []
     ids = [*controls.CATALOG, *own]
-    subject = meta["stack"] or meta["judged"]
-    declaring = _declaring_file(meta)
+    projects = views.by_project(record)
+    if not projects:
+        runs = [_run(record, record.results, ids, meta["stack"] or meta["judged"], _declaring_file(meta),
+                     record.unused_waivers)]
+    else:
+        runs = [_run(record, results, ids, project["name"],
+                     _declaring_file({**meta, "compose_files": project["compose_files"]}),
+                     record.unused_waivers if n == 0 else (), project)
+                for n, (project, results) in enumerate(projects)]
+    return views.redacted({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": runs}, record.redact)
+
+
+def _run(record, results, ids, subject: str, declaring: str | None, unused, project=None) -> dict:
+    """The SARIF run of `results`: the gate and provenance in its properties; the unused
+    waivers as configuration notifications (in the first run only, when there are several)."""
+    meta = record.metadata
     run = {
         "tool": {"driver": {
             "name": "passq-compliance", "version": __version__, "semanticVersion": __version__,
@@ -59,28 +77,32 @@ def document(record) -> dict:
         }},
         "invocations": [{
             "executionSuccessful": record.failure is None and not any(
-                r.outcome == "error" for r in record.results),
+                r.outcome == "error" for r in results),
             "startTimeUtc": meta["started_at"],
             "endTimeUtc": _utc(record.finished),
-            "toolExecutionNotifications": _execution_notes(record, ids),
+            "toolExecutionNotifications": _execution_notes(record, results, ids),
             "toolConfigurationNotifications": [
                 {"level": "warning",
                  "message": {"text": f"waiver {w['control']}"
                                      f"{' for ' + w['service'] if w['service'] else ''} "
                                      f"({meta['waivers']['path']}:{w['line']}) is unused: {w['why']}"},
                  "descriptor": {"id": w["control"], "index": ids.index(w["control"])}}
-                for w in record.unused_waivers
+                for w in unused
             ],
         }],
-        "results": [_result(r, ids, subject, declaring) for r in record.results
+        "results": [_result(r, ids, subject, declaring) for r in results
                     if r.outcome in ("failed", "waived")],
         "properties": {
-            "stack": meta["stack"], "judged": meta["judged"], "compose_files": meta["compose_files"],
+            "stack": meta["stack"], "judged": meta["judged"],
+            "compose_files": project["compose_files"] if project else meta["compose_files"],
             "engine": meta["engine"], "policy": meta["policy"],
             "gate": {"fail_on": record.fail_on, "passed": record.gate_passed},
         },
     }
-    return views.redacted({"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, record.redact)
+    if project is not None:
+        run["automationDetails"] = {"id": f"passq-compliance/{project['name']}/"}
+        run["properties"]["project"] = project["name"]
+    return run
 
 
 def write(record, path: Path) -> None:
@@ -130,13 +152,13 @@ def _suppression(result) -> dict:
             "properties": {"approved_by": waiver["approved_by"], "expires": waiver["expires"]}}
 
 
-def _execution_notes(record, ids) -> list:
+def _execution_notes(record, results, ids) -> list:
     notes = [{"level": "error", "message": {"text": record.failure}}] if record.failure else []
     notes += [{"level": "error",
                "message": {"text": f"{r.control} could not be evaluated for "
                                    f"{r.container or r.service or 'the stack'}: {r.message}"},
                "descriptor": {"id": r.control, "index": ids.index(r.control)}}
-              for r in record.results if r.outcome == "error"]
+              for r in results if r.outcome == "error"]
     return notes
 
 

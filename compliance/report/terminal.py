@@ -24,9 +24,10 @@ from compliance.report import views
 FRAMES = ("long", "native")  # --tb styles that keep the traceback of a finding
 
 
-def lead(control: str, service: str | None) -> str:
-    """What a finding's line starts with: `HRD-04 sock`, or `NET-04 (stack)`."""
-    return f"{control} {service or '(stack)'}"
+def lead(control: str, service: str | None, project: str | None = None) -> str:
+    """What a finding's line starts with: `HRD-04 sock`, or `NET-04 (stack)`; in a run of
+    several projects led by the project's name: `HRD-02 api:db`, `NET-03 api:(stack)`."""
+    return f"{control} {project + ':' if project else ''}{service or '(stack)'}"
 
 
 def summary(terminalreporter, record, report_dir) -> None:
@@ -46,6 +47,10 @@ def summary(terminalreporter, record, report_dir) -> None:
         for line in annotations(refuted):
             tr.write_line(line)  # no colour: the runner reads the line as written
     _table(tr, record.results)
+    for project, results in views.by_project(record):
+        counts = ", ".join(f"{n} {outcome}" for outcome, n in views.summary(results).items() if n)
+        tr.write_line(f"project {project['name']}: {counts or 'no results'}",
+                      red=any(r.outcome in views.REFUTED for r in results))
     verdict = "PASSED" if record.gate_passed else "FAILED"
     tr.write_line(f"release gate (--fail-on {record.fail_on}): {verdict}",
                   green=record.gate_passed, red=not record.gate_passed, bold=True)
@@ -65,7 +70,7 @@ def finding(result) -> str:
     """A failure or error as one line, never cut: `file:line: ` where the result has a
     location (a declared one), then control, service and message."""
     where = f"{result.location['file']}:{result.location['line']}: " if result.location else ""
-    return f"{where}{lead(result.control, result.service)}: {said(result)}"
+    return f"{where}{lead(result.control, result.service, result.project)}: {said(result)}"
 
 
 def annotations(results) -> list[str]:
@@ -79,7 +84,7 @@ def annotation(result) -> str:
     file's line in the pull request (a result without a location: in the run's summary).
     Escaped as the runner unescapes: %, CR and LF in the message; also `:` and `,` in a
     property's value."""
-    properties = {"title": lead(result.control, result.service)}
+    properties = {"title": lead(result.control, result.service, result.project)}
     if result.location:
         properties = {"file": result.location["file"], "line": result.location["line"], **properties}
     listed = ",".join(f"{name}={_escape(str(value), in_property=True)}" for name, value in properties.items())

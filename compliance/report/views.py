@@ -32,7 +32,17 @@ def entry(result) -> dict:
         "evidence": result.evidence, "remediation": remediation(result), "waiver": result.waiver,
         "message": result.message, "test": result.nodeid, "duration_s": result.duration_s,
         "location": result.location, "node": result.node,
+        **({"project": result.project} if result.project is not None else {}),
     }
+
+
+def by_project(record) -> list[tuple[dict, list]]:
+    """Each project of a run of several (the metadata's `projects`, in the order given: its
+    name and compose files) with its results; [] for a run of one project."""
+    results = defaultdict(list)
+    for result in record.results:
+        results[result.project].append(result)
+    return [(project, results[project["name"]]) for project in record.metadata.get("projects") or ()]
 
 
 def remediation(result) -> str:

