@@ -14,12 +14,13 @@ import pytest
 
 from compliance import __version__, controls, report, scans, sources, waivers, yamlfile
 from compliance.checks.facts import mounts
+from compliance.model import Subject
 from compliance.policy import PolicyError, load
 from compliance.record import AuditRecord
 from compliance.redact import SECRETS_DIR, Redactor, candidates, file_secrets, stack_names
 from compliance.report import views
 from compliance.scans import Scans
-from compliance.sources import compose_files, probes, secret_files, trivy
+from compliance.sources import compose_files, probes, projects, secret_files, trivy
 from compliance.sources import declared as declared_source
 
 AUDIT = pytest.StashKey["Audit"]()  # the run's one Audit, in config.stash
@@ -37,8 +38,8 @@ class Audit:
         self._engine = None
         self._stack = None
         self._watch = None  # the engine's events since the snapshot (sources.changes.Watch)
-        self._declared = None  # the compose model of --compose-file, once loaded
-        self._declared_stack = None  # its services as Subjects
+        self._models = None  # the compose model of each declared project, once loaded
+        self._declared_stacks = None  # their services as Subjects, a Stack per project
         self._policy_warnings = []  # the default policy's services these compose files lack
         self.nodes: dict = {}  # a swarm stack's node engines, by hostname (the probes run there)
         self._vulnerability_reports = None
@@ -152,63 +153,91 @@ class Audit:
         self.stack()
         return self._engine
 
-    # -- the declared model (--compose-file) and secret files (SEC-03) -----------
+    # -- the declared projects (--compose-file, --project) and secret files (SEC-03) -----
 
-    def declared(self):
-        """The compose model of --compose-file, rendered once; None when no file is
-        given or after a failure (kept as the one clear message)."""
-        files = self.option("compose_file")
-        if self._declared is not None or not files or self.failure is not None:
-            return self._declared
+    def declared_models(self) -> list:
+        """The compose model of each declared project, rendered once: the one project of
+        --compose-file, or every --project of a monorepo; [] when none is given or after a
+        failure (kept as the one clear message)."""
+        files, specs = self.option("compose_file"), self.option("project")
+        if self._models is not None or not (files or specs) or self.failure is not None:
+            return self._models or []
+        given = files
         try:
-            model = compose_files.load(files)
+            if specs:
+                named = projects.parse_all(specs)
+                given = [path for project in named for path in project.files]
+                models = projects.load_all(named)
+            else:
+                models = [compose_files.load(files)]
         except compose_files.ComposeError as exc:
-            self.failure = _malformed(files, str(exc)) or str(exc)
-            return None
+            self.failure = _malformed(given, str(exc)) or str(exc)
+            return []
         if self.policy is None:
-            return None
-        undeclared = self.policy.undeclared_services(model.services, model.describe())
+            return []
+        undeclared = self.policy.undeclared_services({name for m in models for name in m.services},
+                                                     ", ".join(m.describe() for m in models))
         if undeclared and self.option("policy"):
             self.failure = undeclared[0]
-            return None
+            return []
         # The default policy is PassQ's: on another project's files its services' own rules
         # go unused (every service is judged by its defaults), which the reports say.
         self._policy_warnings = [f"{problem} (the default policy is PassQ's: --policy names yours)"
                                  for problem in undeclared]
-        self._declared = model
+        self._models = models
         self._learn_secrets()
-        return self._declared
+        return self._models
 
-    def declared_stack(self):
-        """The declared services as Subjects (compliance/sources/declared.py), built once;
-        None without --compose-file or after a failure."""
-        model = self.declared()
-        if model is not None and self._declared_stack is None and self.failure is None:
+    def declared_stacks(self) -> list:
+        """Each declared project's services as Subjects, in one Stack per project
+        (compliance/sources/declared.py), built once; [] without compose files or after a
+        failure."""
+        models = self.declared_models()
+        if models and self._declared_stacks is None and self.failure is None:
             try:
-                self._declared_stack = declared_source.stack(model)
+                self._declared_stacks = [declared_source.stack(model) for model in models]
             except declared_source.DeclaredError as exc:
                 self.failure = str(exc)
-            else:
-                self.redact = self.redact.protect(stack_names(self._declared_stack))
-        return self._declared_stack
+                return []
+            self.redact = self.redact.protect(name for stack in self._declared_stacks
+                                              for name in stack_names(stack))
+        return self._declared_stacks or []
+
+    def declared_stack(self):
+        """The declared stack a running one is compared with (CMP-01): --compose-file's one
+        project; None without it."""
+        stacks = self.declared_stacks()
+        return stacks[0] if len(stacks) == 1 else None
+
+    def subject_stacks(self) -> list:
+        """What the controls judge: under --static-only each declared project, else the
+        running stack ([] after a failure)."""
+        if self.option("static_only"):
+            return self.declared_stacks()
+        stack = self.stack()
+        return [stack] if stack is not None else []
 
     def subjects(self):
-        """What the controls judge: the declared services under --static-only, else the
-        running stack."""
-        return self.declared_stack() if self.option("static_only") else self.stack()
+        """The one stack the stack-level controls judge when there is one: the running
+        stack, or --compose-file's declared one (several projects are each their own)."""
+        stacks = self.subject_stacks()
+        return stacks[0] if len(stacks) == 1 else None
 
-    def location(self, subject, control: str) -> dict | None:
+    def location(self, judged, control: str) -> dict | None:
         """Where a result points in the compose files (`{"file", "line"}`), or None without
         them: the key of the service's declaration that decides the control, else the
-        service's own line; for a stack control its section. A live result points there too
-        (the service as its compose files declare it): that is where a fix goes, and where a
-        code-scanning upload or a CI annotation can hang it."""
-        declared = self.declared_stack()
+        service's own line; for a stack control (`judged` a Stack) its section. A live result
+        points there too (the service as its compose files declare it): that is where a fix
+        goes, and where a code-scanning upload or a CI annotation can hang it."""
+        declared = next((s for s in self.declared_stacks()
+                         if judged is None or s.project == judged.project), None)
         if declared is None:
             return None
-        if subject is not None and not subject.declared:
-            subject = next((s for s in declared.containers if s.service == subject.service), None)
-        where = declared_source.location(subject or declared, control)
+        if judged is not None and not judged.declared and isinstance(judged, Subject):
+            judged = next((s for s in declared.containers if s.service == judged.service), None)
+        elif judged is not None and not judged.declared:  # the running stack: its declaration
+            judged = declared
+        where = declared_source.location(judged or declared, control)
         return {"file": where.file, "line": where.line} if where else None
 
     def _learn_secrets(self) -> None:
@@ -221,9 +250,9 @@ class Audit:
         if policy is None:
             return
         learned, paths = [], []
-        if self._declared is not None:
-            learned += self._declared.secret_candidates(policy.credential_env_patterns)
-            paths += self._declared.secret_files().values()
+        for model in self._models or ():
+            learned += model.secret_candidates(policy.credential_env_patterns)
+            paths += model.secret_files().values()
         if self._stack is not None and self._engine.is_local:
             paths += [mount.get("Source", "") for c in self._stack.containers for mount in mounts(c.attrs)
                       if mount.get("Type") == "bind"
@@ -231,22 +260,28 @@ class Audit:
         if policy.secrets_dir:
             directory = Path(self.config.invocation_params.dir, policy.secrets_dir)
             paths += sorted(directory.iterdir())[:MAX_SECRETS_DIR_FILES] if directory.is_dir() else []
-        files = [*(self.option("compose_file") or ()), *(self._declared.files if self._declared else ()),
+        files = [*(self.option("compose_file") or ()), *(f for m in self._models or () for f in m.files),
                  self.policy_path, *paths, *(compose_files.display_path(Path(path)) for path in paths)]
         self.redact = self.redact.learn([*learned, *file_secrets(paths)]).protect(
             [*controls.CATALOG, *map(str, files)])  # names, never hidden
 
-    def secret_files(self) -> list | None:
-        """SEC-03's facts: the secret files compose and the policy name; None if none."""
-        return secret_files.collect(self.declared(), self.policy,
+    def secret_files(self, stack) -> list | None:
+        """SEC-03's facts for `stack`'s project: the secret files its compose files and the
+        policy name; None if none."""
+        models = self.declared_models()
+        model = next((m for m in models if m.project == stack.project), None) if stack else None
+        return secret_files.collect(model or (models[0] if len(models) == 1 else None), self.policy,
                                     Path(self.config.invocation_params.dir))
 
-    def static_scope_failure(self) -> str | None:
-        """--static-only judges the compose files: without one it has nothing to judge."""
-        if self.option("static_only") and not self.option("compose_file"):
+    def scope_failure(self) -> str | None:
+        """--static-only judges compose files: without one it has nothing to judge; and
+        --project names a monorepo's projects for it alone (projects.misuse)."""
+        if self.option("static_only") and not (self.option("compose_file") or self.option("project")):
             return ("--static-only audits the declared config only: pass --compose-file PATH "
-                    "(the compose files to judge); there is nothing to audit")
-        return None
+                    "(the compose files to judge), or --project for each project of a monorepo; "
+                    "there is nothing to audit")
+        return projects.misuse(self.option("project"), self.option("compose_file"),
+                               self.option("static_only"))
 
     def vulnerability_reports(self) -> scans.Reports:
         """The Trivy reports (IMG-02), read once; produced first with --scan where trivy exists.
@@ -302,7 +337,8 @@ class Audit:
         """Keep one evaluation's result, its waiver settled (it waives a failure of the
         control for `service`, the subject's own name); returns what was kept."""
         self.load_waivers()
-        waiver = self._waivers.match(result.control, service, self.today) if self._waivers else None
+        waiver = (self._waivers.match(result.control, service, self.today, result.project)
+                  if self._waivers else None)
         result = waivers.settle(result, waiver, self.today)
         self.results.append(result)
         return result
@@ -343,12 +379,17 @@ class Audit:
         return self.concluded
 
     def _metadata(self) -> dict:
-        stack, static = self._stack, self.option("static_only")
-        model = self._declared
-        files = [{"path": f.path, "sha256": f.sha256} for f in model.sources] if model else []
+        stack, static, models = self._stack, self.option("static_only"), self._models or []
+        files = [{"path": f.path, "sha256": f.sha256} for model in models for f in model.sources]
         judged = (f"static audit of {', '.join(f['path'] for f in files) or 'no compose file'}"
                   if static else f"stack {self.stack_name}" if self.stack_name else "no stack")
+        named = {}
+        if self.option("project"):  # a monorepo's projects, each apart in every report
+            named = {"projects": projects.provenance(models)}
+            judged = (f"static audit of {len(models)} projects: "
+                      f"{', '.join(model.project for model in models)}") if models else judged
         return {
+            **named,
             "judged": judged,
             "static": bool(static),
             "stack": None if static else self.stack_name,
@@ -392,7 +433,8 @@ class Audit:
                 yield (f"stale waiver: {result.control} passed for "
                        f"{result.container or result.service or 'the stack'}; remove its waiver")
         for waiver in self.unused_waivers():
-            yield (f"unused waiver {waiver['control']} for {waiver['service'] or 'every service'} "
+            where = f" in project {waiver['project']}" if waiver.get("project") else ""
+            yield (f"unused waiver {waiver['control']} for {waiver['service'] or 'every service'}{where} "
                    f"({self.option('waivers')}:{waiver['line']}): {waiver['why']}")
 
     def write_reports(self, report_dir: Path) -> None:

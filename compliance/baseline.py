@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from compliance import controls, waivers
+from compliance.report import terminal
 from compliance.report.json_report import SCHEMA
 
 USAGE_ERROR = 4  # pytest's and the suite's exit status for bad input
@@ -77,7 +78,8 @@ def entries(records: list[dict], owner: str, expires: date) -> tuple[list[dict],
     left_out = []
     for result in (result for record in records for result in record["results"]):
         control = controls.CATALOG.get(result.get("control"))
-        where = f"{result.get('control')} {result.get('service') or '(stack)'}"
+        project = result.get("project")
+        where = terminal.lead(result.get("control"), result.get("service"), project)
         if result.get("outcome") == "error":
             left_out.append(f"{where}: an error is never waived; it could not be evaluated")
         elif result.get("outcome") == "waived":
@@ -88,14 +90,17 @@ def entries(records: list[dict], owner: str, expires: date) -> tuple[list[dict],
             left_out.append(f"{where}: not a catalog control (a team's own check): fix it")
         else:
             service = None if control.stack_level else result.get("service")
-            first.setdefault((control.id, service), result)
+            first.setdefault((control.id, service, project), result)
     order = list(controls.CATALOG)
     out = []
-    for control_id, service in sorted(first, key=lambda key: (order.index(key[0]), key[1] or "")):
-        result = first[(control_id, service)]
+    for control_id, service, project in sorted(first, key=lambda key: (order.index(key[0]), key[1] or "",
+                                                                       key[2] or "")):
+        result = first[(control_id, service, project)]
         entry = {"control": control_id}
         if service:
             entry["service"] = service
+        if project:
+            entry["project"] = project
         out.append({**entry, "reason": reason(result), "approved_by": owner, "expires": expires})
     return out, list(dict.fromkeys(left_out))  # once each, not once per container
 

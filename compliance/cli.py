@@ -23,7 +23,6 @@ The options are listed from the plugin's own definitions, so the two never diffe
 """
 
 import argparse
-import itertools
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -85,12 +84,6 @@ def pytest_args(args: list[str]) -> list[str]:
             *static, "-o", f"compliance_policy={POLICY}", "-W", IMPORTED, *args, str(CHECKLIST)]
 
 
-def values(args: list[str], option: str) -> list[str]:
-    """What `option` is given in `args` (as `--option VALUE` or `--option=VALUE`)."""
-    found = [value for flag, value in itertools.pairwise(args) if flag == option]
-    return found + [arg.split("=", 1)[1] for arg in args if arg.startswith(f"{option}=")]
-
-
 def version() -> str:
     return metadata.version(COMMAND)
 
@@ -142,12 +135,5 @@ def main() -> int:
     if {"-V", "--version"} & set(args):
         print(f"{COMMAND} {version()}")
         return 0
-    from compliance.sources import projects  # not for --version: the audit's imports load here
-
-    misuse = projects.misuse(values(args, "--project"), values(args, "--compose-file"),
-                             "--static-only" in args)
-    if misuse:
-        print(f"ERROR: {misuse}", file=sys.stderr)
-        return int(pytest.ExitCode.USAGE_ERROR)
     args = ["--help" if arg == "--help-pytest" else arg for arg in args]
     return int(pytest.main(pytest_args(args)))

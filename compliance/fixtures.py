@@ -7,7 +7,7 @@ import pytest
 
 from compliance import controls, outcomes
 from compliance.audit import AUDIT
-from compliance.items import CURRENT_TEST, FINDING, control_of, subject
+from compliance.items import CURRENT_TEST, FINDING, control_of, stack_of, subject, subject_of
 from compliance.report import terminal
 from compliance.sources import probes
 
@@ -18,10 +18,11 @@ def declared_stack(pytestconfig):
     return pytestconfig.stash[AUDIT].declared_stack()
 
 
-@pytest.fixture(scope="session")
-def secret_files(pytestconfig):
-    """SEC-03's facts about the secret files compose and the policy name (None: none named)."""
-    return pytestconfig.stash[AUDIT].secret_files()
+@pytest.fixture
+def secret_files(pytestconfig, stack):
+    """SEC-03's facts about the secret files the stack's compose files and the policy name
+    (None: none named)."""
+    return pytestconfig.stash[AUDIT].secret_files(stack)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +95,8 @@ def verdict(pytestconfig):
         finding = finding.redacted(audit.redact)
         item.stash[FINDING] = finding
         service, _ = subject(item)
-        outcomes.verdict(finding, terminal.lead(control_of(item),
-                                                audit.redact(service) if service else None))
+        judged = subject_of(item) or stack_of(item)
+        outcomes.verdict(finding, terminal.lead(control_of(item), audit.redact(service) if service else None,
+                                                getattr(judged, "project", None)))
 
     return report

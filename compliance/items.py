@@ -19,6 +19,12 @@ def subject_of(item, declared: bool | None = None):
     return subject
 
 
+def stack_of(item):
+    """The Stack a stack-level compliance test judges when it is one project of several
+    (--project: the test is parametrized by it); None otherwise (the one stack)."""
+    return item.callspec.params.get("stack") if hasattr(item, "callspec") else None
+
+
 def subject(item) -> tuple[str | None, str | None]:
     """(service, container) a compliance test judges; (None, None) for the stack and no
     container for a declared service."""

@@ -132,6 +132,7 @@ class Subject:
     # Dockerfile was read (an `image:` service, a remote build context)
     bases: tuple[Base, ...] | None = None
     node: str = ""  # a swarm task's node (hostname)
+    project: str | None = None  # a declared service's project among several (--project)
     # why the container cannot be judged (its node's engine is unreachable, the task has no
     # container): its controls are errors naming this, never passes
     unavailable: str = ""
@@ -204,6 +205,7 @@ class Stack:
     location: Location | None = None  # declared: the first compose file
     source: str = ""  # declared: the compose files and the profiles they were read with
     swarm_secrets: tuple[str, ...] | None = None  # a swarm stack: the names of the swarm's secrets
+    project: str | None = None  # declared: its project among several (--project)
 
     def __repr__(self) -> str:
         return f"<Stack {self.name}: {len(self.containers)} containers>"

@@ -19,7 +19,7 @@ from compliance import controls, fixtures, hosts
 from compliance.run import AuditRun
 from compliance.sources import probes
 
-PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--compose-file")
+PATH_OPTIONS = ("--report-dir", "--policy", "--waivers", "--trivy-reports", "--compose-file", "--project")
 
 
 def pytest_addoption(parser):
@@ -89,7 +89,8 @@ def pytest_configure(config):
 def audit_asked(config) -> bool:
     """Whether this run is an audit: an audit option, or the ini setting says so."""
     return bool(config.getoption("stack") or config.getoption("static_only")
-                or config.getoption("compose_file") or config.getini("compliance_audit"))
+                or config.getoption("compose_file") or config.getoption("project")
+                or config.getini("compliance_audit"))
 
 
 def _refuse_a_misread_rootdir(config) -> None:

@@ -20,7 +20,7 @@ from pytest_metadata.plugin import metadata_key
 from compliance import controls
 from compliance.audit import AUDIT, Audit
 from compliance.heap import Heap
-from compliance.items import CONTROL, CURRENT_TEST, FINDING, control_of, subject, subject_of
+from compliance.items import CONTROL, CURRENT_TEST, FINDING, control_of, stack_of, subject, subject_of
 from compliance.outcomes import ControlError, ControlFailed, Result, undecided, verdict
 from compliance.report import html, outputs, scrub, terminal
 
@@ -47,28 +47,34 @@ class AuditRun:
         --static-only the containers are the declared services. Both subjects are loaded
         before any id is made, so the redactor knows every secret first: a service named
         like a credential's value is redacted in every output alike."""
-        if not {"declared_service", "container", "host"} & set(metafunc.fixturenames):
+        names = set(metafunc.fixturenames)
+        if not {"declared_service", "container", "host", "stack"} & names:
             return
         audit = self.audit
-        declared = audit.declared_stack()
-        stack = audit.subjects()
-        if "declared_service" in metafunc.fixturenames and declared is not None:
+        declared = [s for stack in audit.declared_stacks() for s in stack.containers]
+        stacks = audit.subject_stacks()
+        if "declared_service" in names and declared:
             # without a model, deselected at collection (no --compose-file)
-            services = list(declared.containers)
-            metafunc.parametrize("declared_service", services,
-                                 ids=[audit.redact(s.test_id) for s in services])
-        containers = stack.containers if stack else []
+            metafunc.parametrize("declared_service", declared,
+                                 ids=[audit.redact(s.test_id) for s in declared])
+        containers = [c for stack in stacks for c in stack.containers]
         ids = [audit.redact(c.test_id) for c in containers]
-        if "container" in metafunc.fixturenames:
+        if "container" in names:
             metafunc.parametrize("container", containers, ids=ids)
-        elif "host" in metafunc.fixturenames and not self.config.getoption("static_only"):
+        elif "host" in names and not self.config.getoption("static_only"):
             metafunc.parametrize("host", containers, ids=ids, indirect=True)  # the team's own tests
+        elif "stack" in names and len(stacks) > 1:  # each project of a monorepo (--project)
+            metafunc.parametrize("stack", stacks, ids=[audit.redact(s.project) for s in stacks])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session):
-        """A compose file given as a bare argument is a test path to pytest, which then
-        reports it "not found" although it exists: say what was meant instead. (No test is
-        YAML.)"""
+        """Options that cannot audit anything stop the run before any input is loaded
+        (Audit.scope_failure). A compose file given as a bare argument is a test path to
+        pytest, which then reports it "not found" although it exists: say what was meant
+        instead. (No test is YAML.)"""
+        failure = self.audit.scope_failure()
+        if failure:
+            self._stop(failure)
         for arg in session.config.args:
             if Path(arg.split("::")[0]).suffix in COMPOSE_SUFFIXES:
                 self._stop(f"{arg} is not a test path: pass a compose file as --compose-file {arg}")
@@ -83,9 +89,8 @@ class AuditRun:
         """Every compliance test has exactly one known control, whose severity and area
         become its markers; the team's own checks of every container count as OWN."""
         audit = self.audit
-        failure = audit.failure or audit.static_scope_failure()
-        if failure:
-            self._stop(failure)
+        if audit.failure:
+            self._stop(audit.failure)
         audit.load_waivers()
         covered = set()
         marks_of = {}  # control id -> its severity and area markers, made once
@@ -207,7 +212,7 @@ class AuditRun:
         audit = self.audit
         finding = item.stash.get(FINDING, None)
         service, container = subject(item)
-        judged = subject_of(item)
+        judged = subject_of(item) or stack_of(item)
         result = audit.keep(service=service, result=Result(
             control=control,
             service=audit.redact(service) if service else None,
@@ -221,6 +226,7 @@ class AuditRun:
                       if finding and finding.location else audit.location(judged, control)),
             node=getattr(judged, "node", None) or None,
             remediation=finding.remediation if finding else "",
+            project=getattr(judged, "project", None),
         ))
         if finding is not None and _reads_as_finding(item, call.excinfo):
             report.longrepr = str(call.excinfo.value)  # a set-up error too, not only the call's

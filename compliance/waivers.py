@@ -22,7 +22,7 @@ from compliance import controls, yamlfile
 from compliance.yamlfile import key_name, kind
 
 REQUIRED = ("control", "reason", "approved_by", "expires")
-KEYS = (*REQUIRED, "service")
+KEYS = (*REQUIRED, "service", "project")
 # A waiver's status in one evaluation: it waived a failure, it had expired,
 # the control passed (stale), or the evaluation was no failure it may waive.
 STATUSES = ("applied", "expired", "stale", "ignored")
@@ -48,13 +48,16 @@ class Waiver:
     approved_by: str
     expires: date
     line: int
+    project: str | None = None  # None: every project of a monorepo (--project)
 
     @property
     def scope(self) -> str:
-        return f"{self.control} for {self.service}" if self.service else f"{self.control} (every service)"
+        where = f" in project {self.project}" if self.project else ""
+        return (f"{self.control} for {self.service}{where}" if self.service
+                else f"{self.control} (every service{where})")
 
-    def covers(self, control: str, service: str | None) -> bool:
-        return self.control == control and self.service in (None, service)
+    def covers(self, control: str, service: str | None, project: str | None = None) -> bool:
+        return self.control == control and self.service in (None, service) and self.project in (None, project)
 
     def expired(self, today: date) -> bool:
         """A waiver is valid through its expiry date and expired the day after."""
@@ -62,7 +65,8 @@ class Waiver:
 
     def entry(self, status: str) -> dict:
         """The waiver as a result carries it (compliance.json's `waiver`)."""
-        return {"control": self.control, "service": self.service, "reason": self.reason,
+        named = {"project": self.project} if self.project else {}
+        return {"control": self.control, "service": self.service, **named, "reason": self.reason,
                 "approved_by": self.approved_by, "expires": self.expires.isoformat(),
                 "status": status}
 
@@ -73,11 +77,14 @@ class WaiverFile:
     sha256: str
     waivers: tuple[Waiver, ...] = ()
 
-    def match(self, control: str, service: str | None, today: date) -> Waiver | None:
-        """The waiver for one evaluation: a valid one before an expired one, and a
-        service's own waiver before one for every service."""
-        candidates = [w for w in self.waivers if w.covers(control, service)]
-        return min(candidates, key=lambda w: (w.expired(today), w.service is None), default=None)
+    def match(self, control: str, service: str | None, today: date,
+              project: str | None = None) -> Waiver | None:
+        """The waiver for one evaluation: a valid one before an expired one, a service's
+        own waiver before one for every service, a project's own before one for every
+        project."""
+        candidates = [w for w in self.waivers if w.covers(control, service, project)]
+        return min(candidates, key=lambda w: (w.expired(today), w.service is None, w.project is None),
+                   default=None)
 
 
 def load(path: str | Path) -> WaiverFile:
@@ -117,8 +124,8 @@ def unused(waiver_file: WaiverFile | None, results, today: date) -> list[dict]:
     out = []
     for waiver in waiver_file.waivers:
         statuses = {r.waiver["status"] for r in results
-                    if r.waiver and (r.waiver["control"], r.waiver["service"])
-                    == (waiver.control, waiver.service)}
+                    if r.waiver and (r.waiver["control"], r.waiver["service"], r.waiver.get("project"))
+                    == (waiver.control, waiver.service, waiver.project)}
         if "applied" in statuses:
             continue
         if "stale" in statuses:
@@ -153,7 +160,7 @@ class _Reader:
         out = []
         for index, entry in enumerate(data):
             waiver = self.waiver(entry, (index,))
-            first = seen.setdefault((waiver.control, waiver.service), waiver.line)
+            first = seen.setdefault((waiver.control, waiver.service, waiver.project), waiver.line)
             if first != waiver.line:
                 raise self.error((index,), f"duplicate waiver for {waiver.scope} "
                                            f"(first at line {first})")
@@ -182,8 +189,11 @@ class _Reader:
             if control.stack_level:
                 raise self.error((*path, "service"), f"{control.id} is evaluated once per "
                                                      "stack: omit `service`")
+        project = None
+        if entry.get("project") is not None:
+            project = self.string(entry["project"], (*path, "project"))
         return Waiver(control.id, service, text["reason"], text["approved_by"],
-                      self.date(entry["expires"], (*path, "expires")), self.lines[path])
+                      self.date(entry["expires"], (*path, "expires")), self.lines[path], project)
 
     def string(self, value, path) -> str:
         if not isinstance(value, str) or not value.strip():

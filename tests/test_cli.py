@@ -84,7 +84,17 @@ def mistakes(tmp_path) -> dict:
         "static-without-compose-file": (
             ["--static-only"],
             "ERROR: --static-only audits the declared config only: pass --compose-file PATH "
-            "(the compose files to judge); there is nothing to audit"),
+            "(the compose files to judge), or --project for each project of a monorepo; there "
+            "is nothing to audit"),
+        "project-with-compose-file": (
+            ["--static-only", f"--project={WEAK}", f"--compose-file={WEAK}/compose.yml"],
+            "ERROR: --project and --compose-file do not mix: name every project with --project "
+            "[NAME=]PATH[,PATH...] (a PATH may be a compose file), or judge one project with "
+            "--compose-file alone"),
+        "project-without-static-only": (
+            [f"--project={WEAK}"],
+            "ERROR: --project judges compose files without an engine: add --static-only (a live "
+            "audit judges one running stack: --stack NAME --compose-file PATH)"),
         "compose-file-as-argument": (
             [f"{WEAK}/compose.yml"],
             f"ERROR: {WEAK}/compose.yml is not a test path: pass a compose file as "
@@ -103,7 +113,8 @@ def mistakes(tmp_path) -> dict:
     }
 
 
-@pytest.mark.parametrize("mistake", ["static-without-compose-file", "compose-file-as-argument",
+@pytest.mark.parametrize("mistake", ["static-without-compose-file", "project-with-compose-file",
+                                     "project-without-static-only", "compose-file-as-argument",
                                      "yaml-error-at-the-files-line", "policy-service-not-in-compose-static",
                                      "policy-service-not-in-compose-live", "k-selecting-nothing"])
 def test_a_mistake_is_one_error_line_exit_4_and_reports_that_say_the_run_failed(tmp_path, mistake):

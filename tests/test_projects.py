@@ -273,7 +273,7 @@ def test_a_single_project_page_keeps_its_headings():
 def test_a_result_row_names_its_project_before_its_service():
     row = ["<td>Failed</td>"]
     report = type("Report", (), {"when": "call", "passed": False, "sections": [], "nodeid": "x",
-                                 "compliance_record": html.record(RESULTS[0], str)})()
+                                 "compliance_entry": html.entry(RESULTS[0], str)})()
     html.results_table_row(report, row)
     assert '<td class="col-service"><span class="project">api:</span>db</td>' in row
 
@@ -307,20 +307,6 @@ def run(*args, cwd=ROOT) -> subprocess.CompletedProcess:
                           env={**os.environ, "DOCKER_HOST": "unix:///nonexistent/passq-no-engine.sock"})
 
 
-@pytest.mark.parametrize("args, said", [
-    (["--static-only", "--project", "api", "--compose-file", "api/compose.yaml"],
-     "ERROR: --project and --compose-file do not mix: name every project with --project "
-     "[NAME=]PATH[,PATH...] (a PATH may be a compose file), or judge one project with "
-     "--compose-file alone"),
-    (["--project=api"], "ERROR: --project judges compose files without an engine: add --static-only "
-                        "(a live audit judges one running stack: --stack NAME --compose-file PATH)"),
-])
-def test_project_with_compose_file_or_without_static_only_is_a_one_line_usage_error(tmp_path, args, said):
-    done = run(*args, f"--report-dir={tmp_path / 'reports'}", cwd=tmp_path)
-    assert (done.returncode, done.stdout, done.stderr) == (pytest.ExitCode.USAGE_ERROR, "", said + "\n")
-    assert not (tmp_path / "reports").exists()
-
-
 def test_help_names_the_option_an_example_and_the_plugins_a_static_run_loads():
     text = run("--help").stdout
     assert "--project [NAME=]PATH[,PATH...]" in text
@@ -338,3 +324,50 @@ def test_a_static_run_loads_only_the_plugins_it_uses_and_those_the_user_names():
     named = run(*static, "-p", "hypothesispytest").stdout
     assert "metadata-3.1.1, hypothesis-" in named
     assert "PytestAssertRewriteWarning" not in named  # `-p html` is also the standard library's html
+
+
+# -- one run over the projects of a monorepo --------------------------------------------------
+
+MONOREPO_WAIVERS = """\
+- {control: IMG-01, service: web, project: shop, reason: vendor image, approved_by: a@x, expires: 2099-01-31}
+"""
+
+
+def test_one_static_run_judges_every_project_apart_in_every_report(monorepo):
+    """Three folders, one run: each project's services are judged with the project in their
+    test ids, each stack-level control once per project, a waiver for one project's `web`
+    waives that one only, and every report keeps the projects apart."""
+    (monorepo / "shop" / "docker-compose.yml").write_text(
+        "services:\n  web:\n    image: passq-fixture/busybox\n")  # a floating tag: IMG-01 fails
+    compose(monorepo / "api", "web", file="compose.override.yaml")
+    (monorepo / "waivers.yml").write_text(MONOREPO_WAIVERS)
+    done = run("--static-only", "--project=api", "--project=shop", "--project", "ci=tools/ci",
+               f"--policy={ROOT / 'benchmarks' / 'static-policy.yml'}", "--waivers=waivers.yml",
+               "--report-dir=reports", "-p", "no:cacheprovider", cwd=monorepo)
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr
+    document = json.loads((monorepo / "reports" / "compliance.json").read_text())
+    assert document["failure"] is None
+    assert [(p["name"], [f["path"] for f in p["compose_files"]]) for p in document["projects"]] == [
+        ("api", ["api/compose.yaml", "api/compose.override.yaml"]), ("shop", ["shop/docker-compose.yml"]),
+        ("ci", ["tools/ci/compose.yaml"])]
+    results = document["results"]
+    assert {(r["project"], r["service"]) for r in results if r["control"] == "HRD-01"} == {
+        ("api", "db"), ("api", "web"), ("shop", "web"), ("ci", "runner")}
+    assert sorted(r["test"] for r in results if r["control"] == "NET-03") == [
+        "test_network.py::test_internal_networks[api]", "test_network.py::test_internal_networks[ci]",
+        "test_network.py::test_internal_networks[shop]"]
+    assert {r["test"] for r in results if r["control"] == "USR-01" and r["project"] == "api"} == {
+        "test_users.py::test_non_root_user[api:db]", "test_users.py::test_non_root_user[api:web]"}
+    pinned = {(r["project"], r["service"]): (r["outcome"], r["waiver"] and r["waiver"]["status"])
+              for r in results if r["control"] == "IMG-01"}
+    assert pinned == {("api", "db"): ("passed", None), ("api", "web"): ("passed", None),
+                      ("shop", "web"): ("waived", "applied"), ("ci", "runner"): ("passed", None)}
+    assert all(r["location"]["file"].startswith({"api": "api/", "shop": "shop/", "ci": "tools/ci/"}[
+        r["project"]]) for r in results if r["location"])
+    sarif = json.loads((monorepo / "reports" / "compliance.sarif").read_text())
+    assert [run_["automationDetails"]["id"] for run_ in sarif["runs"]] == [
+        "passq-compliance/api/", "passq-compliance/shop/", "passq-compliance/ci/"]
+    junit = (monorepo / "reports" / "junit.xml").read_text()
+    assert 'name="USR-01 test_non_root_user[shop:web]"' in junit
+    assert "api/compose.yaml:4: USR-01 api:db: should declare a non-root user" in done.stdout
+    assert "project shop: " in done.stdout

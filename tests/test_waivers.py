@@ -83,6 +83,21 @@ def test_a_services_own_valid_waiver_wins(tmp_path):
     assert loaded.match("IMG-01", "web", today) is None
 
 
+def test_a_projects_own_waiver_covers_that_project_only(tmp_path):
+    """In a monorepo two projects may each have a `db`: `project` keeps a waiver to one."""
+    loaded = load(tmp_path, """\
+        - {control: USR-01, service: db, project: shop, reason: shop, approved_by: a, expires: 2099-01-01}
+        - {control: USR-01, service: db, reason: every db, approved_by: a, expires: 2099-01-01}
+        - {control: NET-03, project: shop, reason: shop's stack, approved_by: a, expires: 2099-01-01}
+    """)
+    today = date(2026, 6, 1)
+    assert loaded.match("USR-01", "db", today, "shop").reason == "shop"
+    assert loaded.match("USR-01", "db", today, "api").reason == "every db"
+    assert loaded.match("USR-01", "db", today).reason == "every db"
+    assert loaded.match("NET-03", None, today, "shop").entry("applied")["project"] == "shop"
+    assert loaded.match("NET-03", None, today, "api") is None
+
+
 def test_a_waiver_is_valid_through_its_expiry_date(tmp_path):
     waiver = load(tmp_path, VALID).waivers[0]
     assert not waiver.expired(date(2027, 1, 31))

@@ -78,7 +78,7 @@ def stack(model: Model) -> Stack:
               if (where := model.locate((section,)))}
     return Stack(model.name, subjects, MappingProxyType(networks), "", "",
                  origin=MappingProxyType(origin), location=first,
-                 source=f"{model.describe()}, {model.profiles}")
+                 source=f"{model.describe()}, {model.profiles}", project=model.project)
 
 
 def subject(name: str, model: Model) -> Subject:
@@ -124,7 +124,8 @@ def _subject(name: str, model: Model) -> Subject:
         networks=MappingProxyType(networks), process=None,
         test_id=test_id(name, config.get("profiles"), model.project), engine_security=None,
         kind=DECLARED, origin=MappingProxyType(origin), terms=TERMS, bases=built.bases,
-        location=model.service_location(name) or model.locate(("include",)) or _first_line(model))
+        location=model.service_location(name) or model.locate(("include",)) or _first_line(model),
+        project=model.project)
 
 
 def test_id(name: str, profiles, project: str | None = None) -> str:

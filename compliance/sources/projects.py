@@ -69,7 +69,7 @@ def parse(spec: str) -> Project:
             raise ComposeError(f"{OPTION} {spec}: {path}: no such file or folder")
     first = Path(given[0])
     folder = first if first.is_dir() else first.parent
-    name = name.strip() or compose_files.shown(folder)
+    name = name.strip() or compose_files.display_path(folder)
     if UNFIT.search(name):
         raise ComposeError(f"{OPTION} {spec}: the project name {name!r} cannot lead a test id "
                            f"(no space, ':', ',', '[' or ']'): name it (NAME=PATH)")
