@@ -4,7 +4,6 @@ An item whose evaluations are all skipped, or that has none, proves nothing: it 
 never ticked and the HTML says it was not evaluated.
 """
 
-from types import SimpleNamespace
 
 import pytest
 
@@ -41,6 +40,6 @@ def test_tick(outcomes, ticked, evaluated):
     (results("passed", control="USR-01"), "not evaluated"),
 ])
 def test_an_item_not_evaluated_says_so(found, shown):
-    page = html._checklist(SimpleNamespace(results=found), html.Escape(str))
+    page = html._checklist(found, html.Escape(str))
     line = next(li for li in page.split("<li ") if PINNED in li)
     assert line.startswith('class="unticked"') and f'<span class="counts">{shown}</span>' in line
