@@ -5,6 +5,7 @@ read into a message: the names decide, and the values are only tested.
 """
 
 import posixpath
+import re
 
 from compliance import controls
 from compliance.checks.facts import mounts
@@ -13,6 +14,9 @@ from compliance.outcomes import Finding, failed, not_applicable, passed, remedie
 from compliance.policy import Policy, ServicePolicy
 from compliance.redact import SECRETS_DIR, dsn_passwords, looks_like_credential, open_names
 
+# A value that is one compose interpolation (`${API_TOKEN}`, `${API_TOKEN:-x}`, `$API_TOKEN`),
+# as the compose files write it: set when the stack is deployed, from the deploying shell.
+INTERPOLATED = re.compile(r"\$\{[^{}]+\}|\$[A-Za-z_]\w*")
 DSN_REMEDY = ("Take the password out of the DSN: give the client its password from a secret file "
               "(its `*_FILE` setting, or libpq's PGPASSFILE) and keep user, host and database in "
               "the URL.")
@@ -118,7 +122,7 @@ def no_plaintext_secrets(container: Subject, policy: Policy) -> Finding:
     image's, another variable's value) fails for that reason too: reports never hide
     names (compliance/redact.py), so only this finding says it is no secret."""
     patterns = policy.credential_env_patterns
-    literal, dsn, referenced, guessable = [], [], [], []
+    literal, deployed, dsn, referenced, guessable = [], [], [], [], []
     known = _open_values(container, patterns)
     for name, value in container.env.items():
         if dsn_passwords(value):
@@ -127,7 +131,7 @@ def no_plaintext_secrets(container: Subject, policy: Policy) -> Finding:
             referenced.append(name)
             continue
         elif value and looks_like_credential(name, patterns):
-            literal.append(name)
+            (deployed if INTERPOLATED.fullmatch(value.strip()) else literal).append(name)
         else:
             continue
         for credential in dsn_passwords(value) or [value]:
@@ -139,6 +143,12 @@ def no_plaintext_secrets(container: Subject, policy: Policy) -> Finding:
                                "not as environment values",
                                f"credential-named variables with a literal value: {', '.join(literal)}",
                                controls.CATALOG["SEC-02"].remediation))
+    if deployed:
+        findings.append(failed("should pass credentials as Docker secrets (NAME_FILE=/run/secrets/...), "
+                               "not as environment values",
+                               "credential-named variables set from the deploying shell's variables "
+                               f"(${{...}}), which puts their values in the container's environment: "
+                               f"{', '.join(deployed)}", controls.CATALOG["SEC-02"].remediation))
     if dsn:
         findings.append(failed("should pass credentials as Docker secrets (NAME_FILE=/run/secrets/...), "
                                "not as environment values",
