@@ -268,10 +268,9 @@ class Audit:
     def secret_files(self, stack) -> list | None:
         """SEC-03's facts for `stack`'s project: the secret files its compose files and the
         policy name; None if none."""
-        models = self.declared_models()
-        model = next((m for m in models if m.project == stack.project), None) if stack else None
-        return secret_files.collect(model or (models[0] if len(models) == 1 else None), self.policy,
-                                    Path(self.config.invocation_params.dir))
+        model = next((m for m in self.declared_models()
+                      if stack is None or m.project == stack.project), None)
+        return secret_files.collect(model, self.policy, Path(self.config.invocation_params.dir))
 
     def scope_failure(self) -> str | None:
         """--static-only judges compose files: without one it has nothing to judge; and
